@@ -1,0 +1,30 @@
+/* emit.h -- cJSON trees out as YAML or JSON, byte-for-byte deterministic.
+ *
+ * Keys come out in the order they sit in the tree (translators build their
+ * objects in a fixed, documented order), so the same input always gives the
+ * same bytes: golden tests and `diff` depend on that.
+ *
+ * YAML output is block style with two-space indentation and sequences
+ * indented under their key (the kubectl look). A string is quoted exactly
+ * when a YAML 1.2 core-schema reader (and sb_doc) would otherwise read it
+ * as something else: "100", "true", "null", "", "1e3", leading/trailing
+ * space, ": " or " #", an indicator character at the start, and so on.
+ * Numbers that hold integral values print without a fraction.
+ */
+#ifndef SB_EMIT_H
+#define SB_EMIT_H
+
+#include <cjson/cJSON.h>
+
+#include "sb/buf.h"
+
+/* One YAML document, without a leading `---`; ends with a newline. */
+int sb_emit_yaml(const cJSON *obj, sb_buf *out);
+/* JSON; pretty = two-space indentation and a trailing newline, otherwise
+ * one line without spaces. */
+int sb_emit_json(const cJSON *obj, sb_buf *out, int pretty);
+/* Would this string need quotes as a YAML plain scalar? (exposed for the
+ * tests and for callers that emit YAML fragments themselves) */
+int sb_emit_yaml_needs_quotes(const char *s);
+
+#endif

@@ -1,0 +1,214 @@
+/* model.h -- one version-free model of the objects smi-bridge reads.
+ *
+ * Every SMI version (TrafficSplit v1alpha1-4, HTTPRouteGroup v1alpha1-4,
+ * TCPRoute/UDPRoute v1alpha4, TrafficTarget v1alpha1-3) and the few core
+ * objects a translation needs (Service, Pod, ServiceAccount) parse into the
+ * structs below. Translators and the controller's cache only ever see this
+ * model, never raw JSON, so "which version was it" is answered once, here.
+ *
+ * Ownership: every string and array of an object lives in the object's own
+ * arena (one allocation for a typical object); sb_obj_free releases it all.
+ * Objects are immutable after parsing. Strings are never NULL unless the
+ * comment says so.
+ *
+ * Liberal on input (DESIGN §3): weights as integers or quantities in every
+ * version, HTTPRouteGroup headers as a list of maps or as a map, the
+ * historical `spec.smi-spec.io` group as an alias of `specs.smi-spec.io`.
+ * Strict on meaning: anything a translation cannot use faithfully is an
+ * SB_DIAG_ERROR diagnostic naming the field path, and no object.
+ */
+#ifndef SB_MODEL_H
+#define SB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "sb/arena.h"
+#include "sb/diag.h"
+#include "sb/doc.h"
+
+typedef enum sb_kind {
+  SB_KIND_UNKNOWN = 0,
+  SB_KIND_TRAFFIC_SPLIT,
+  SB_KIND_HTTP_ROUTE_GROUP,
+  SB_KIND_TCP_ROUTE,
+  SB_KIND_UDP_ROUTE,
+  SB_KIND_TRAFFIC_TARGET,
+  SB_KIND_SERVICE,
+  SB_KIND_POD,
+  SB_KIND_SERVICE_ACCOUNT,
+  SB_KIND__COUNT
+} sb_kind;
+
+/* "TrafficSplit", ...; "" for SB_KIND_UNKNOWN. */
+const char *sb_kind_name(sb_kind k);
+sb_kind sb_kind_from_name(const char *name);
+/* Is this one of the SMI kinds (as opposed to a context kind)? */
+int sb_kind_is_smi(sb_kind k);
+
+typedef struct sb_kv {
+  const char *key;
+  const char *value;
+} sb_kv;
+
+/* Common header: every model struct starts with it (cast freely). */
+typedef struct sb_obj {
+  sb_kind kind;
+  int version;              /* SMI v1alphaN -> N; 1 for core kinds */
+  const char *api_version;  /* as read: "split.smi-spec.io/v1alpha1" */
+  const char *ns;           /* "" when the input had none */
+  const char *name;
+  const char *uid;          /* NULL when absent (offline input) */
+  const char *resource_version;   /* NULL when absent */
+  const char *creation_timestamp; /* RFC 3339 or NULL; sorts as text */
+  int64_t generation;
+  const char *file;         /* source file (offline) or NULL */
+  int line;                 /* first line of the object in file, or 0 */
+  sb_arena *arena;          /* owns all of the above and below */
+} sb_obj;
+
+/* ---- SMI ---------------------------------------------------------------- */
+
+typedef struct sb_ts_backend {
+  const char *service;
+  int64_t weight_milli;     /* 1 -> 1000, "500m" -> 500, 90 -> 90000 */
+  int line;
+} sb_ts_backend;
+
+typedef struct sb_ts_match {
+  const char *kind;         /* "HTTPRouteGroup" (or "TCPRoute") */
+  const char *name;
+  int line;
+} sb_ts_match;
+
+typedef struct sb_traffic_split {
+  sb_obj obj;
+  const char *service;      /* spec.service as written */
+  const char *root;         /* the root Service's name: "web" for "web",
+                               "web.ns", "web.ns.svc.cluster.local" */
+  sb_ts_backend *backends;
+  size_t nbackends;
+  sb_ts_match *matches;
+  size_t nmatches;
+} sb_traffic_split;
+
+typedef struct sb_http_match {
+  const char *name;
+  const char *path_regex;   /* NULL when absent */
+  const char **methods;     /* as written (upper case), "*" kept */
+  size_t nmethods;
+  sb_kv *headers;           /* name (as written) -> value regex */
+  size_t nheaders;
+  int line;
+} sb_http_match;
+
+typedef struct sb_http_route_group {
+  sb_obj obj;
+  sb_http_match *matches;
+  size_t nmatches;
+} sb_http_route_group;
+
+/* TCPRoute and UDPRoute. v1alpha1-3 TCPRoutes have no ports. */
+typedef struct sb_port_route {
+  sb_obj obj;
+  int32_t *ports;
+  size_t nports;            /* 0 = every port of the destination */
+} sb_port_route;
+
+typedef struct sb_subject {
+  const char *kind;         /* "ServiceAccount" */
+  const char *name;
+  const char *ns;           /* defaulted to the object's namespace */
+  int ns_defaulted;         /* 1 when the input left it out */
+  int32_t port;             /* v1alpha1/2 destination.port; 0 = all */
+  int line;
+} sb_subject;
+
+typedef struct sb_tt_rule {
+  const char *kind;         /* HTTPRouteGroup | TCPRoute | UDPRoute */
+  const char *name;
+  const char **matches;     /* HTTPRouteGroup match names; 0 = all */
+  size_t nmatches;
+  int line;
+} sb_tt_rule;
+
+typedef struct sb_traffic_target {
+  sb_obj obj;
+  sb_subject dest;
+  sb_subject *sources;
+  size_t nsources;
+  sb_tt_rule *rules;        /* v1alpha1 `specs` are rules too */
+  size_t nrules;
+} sb_traffic_target;
+
+/* ---- context (core/v1) -------------------------------------------------- */
+
+typedef struct sb_service_port {
+  const char *name;         /* NULL when unnamed */
+  const char *protocol;     /* "TCP" default */
+  const char *app_protocol; /* NULL when absent */
+  int32_t port;
+  int32_t target_port;      /* 0 when target_port_name is set */
+  const char *target_port_name;  /* NULL when numeric */
+} sb_service_port;
+
+typedef struct sb_service {
+  sb_obj obj;
+  const char *type;         /* "ClusterIP" default */
+  sb_kv *selector;
+  size_t nselector;
+  sb_service_port *ports;
+  size_t nports;
+} sb_service;
+
+typedef struct sb_container_port {
+  const char *name;         /* NULL when unnamed */
+  const char *protocol;     /* "TCP" default */
+  int32_t port;
+} sb_container_port;
+
+/* Compact on purpose (tens of thousands are cached): only what identity
+ * derivation needs. */
+typedef struct sb_pod {
+  sb_obj obj;
+  sb_kv *labels;
+  size_t nlabels;
+  const char *service_account;  /* "default" when unset */
+  const char *phase;            /* NULL when absent */
+  sb_container_port *ports;
+  size_t nports;
+} sb_pod;
+
+typedef struct sb_service_account {
+  sb_obj obj;
+} sb_service_account;
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* Which kind a JSON object is, from apiVersion and kind; SB_KIND_UNKNOWN for
+ * anything smi-bridge does not read. Sets *version (v1alphaN -> N). */
+sb_kind sb_model_detect(const cJSON *json, int *version);
+
+/* Parses one object. doc, when not NULL, is the document the JSON came from
+ * (for line numbers in diagnostics and in obj.file/obj.line).
+ *
+ * Returns 0 and *out on success; SB_ENOTSMI (no diagnostic, *out NULL) for a
+ * kind smi-bridge does not read; SB_EINVAL with at least one SB_DIAG_ERROR
+ * in diags (reason SB_REASON_INVALID, the field path, the line) when the
+ * object is unusable -- every problem of the object is reported, not only
+ * the first; SB_ENOMEM. Warnings (deprecated forms, ignored fields) may be
+ * added on success. */
+int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
+                   sb_diags *diags);
+
+void sb_obj_free(sb_obj *obj);
+
+/* A diagnostic location for an object (file, line, kind, ns, name). */
+sb_diag_loc sb_obj_loc(const sb_obj *obj);
+
+/* Bytes the object holds (arena size), for memory accounting. */
+size_t sb_obj_size(const sb_obj *obj);
+
+#endif

@@ -1,0 +1,195 @@
+/* hmap.c -- open addressing with linear probing and tombstones.
+ *
+ * Each slot holds the full hash, so probes compare 8 bytes before touching
+ * the key. The table doubles at 70% load (tombstones included) and is
+ * rebuilt without tombstones whenever it grows.
+ */
+#include "sb/hmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sb/err.h"
+
+struct slot {
+  uint64_t hash;     /* 0 = empty, 1 = tombstone, else hash|2 */
+  const char *key;
+  size_t klen;
+  void *val;
+};
+
+struct sb_hmap {
+  struct slot *slots;
+  size_t cap;        /* power of two */
+  size_t count;
+  size_t used;       /* live + tombstones */
+};
+
+#define EMPTY 0
+#define TOMB 1
+
+uint64_t sb_hash(const void *p, size_t n) {
+  /* FNV-1a with a final avalanche (from splitmix64) so that the low bits,
+   * which pick the slot, depend on every input byte. */
+  const unsigned char *s = p;
+  uint64_t h = 1469598103934665603ULL;
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    h ^= s[i];
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+static uint64_t slot_hash(const char *key, size_t klen) {
+  uint64_t h = sb_hash(key, klen);
+  return h < 2 ? h + 2 : h | 2;
+}
+
+sb_hmap *sb_hmap_new(size_t hint) {
+  sb_hmap *m = calloc(1, sizeof(*m));
+  size_t cap = 16;
+
+  if (!m)
+    return NULL;
+  while (cap * 7 / 10 < hint)
+    cap *= 2;
+  m->slots = calloc(cap, sizeof(struct slot));
+  if (!m->slots) {
+    free(m);
+    return NULL;
+  }
+  m->cap = cap;
+  return m;
+}
+
+void sb_hmap_free(sb_hmap *m) {
+  if (!m)
+    return;
+  free(m->slots);
+  free(m);
+}
+
+size_t sb_hmap_count(const sb_hmap *m) {
+  return m->count;
+}
+
+static struct slot *find(const sb_hmap *m, uint64_t h, const char *key,
+                         size_t klen) {
+  size_t mask = m->cap - 1;
+  size_t i = (size_t) h & mask;
+
+  for (;;) {
+    struct slot *s = &m->slots[i];
+    if (s->hash == EMPTY)
+      return NULL;
+    if (s->hash == h && s->klen == klen && memcmp(s->key, key, klen) == 0)
+      return s;
+    i = (i + 1) & mask;
+  }
+}
+
+void *sb_hmap_get(const sb_hmap *m, const char *key, size_t klen) {
+  struct slot *s = find(m, slot_hash(key, klen), key, klen);
+  return s ? s->val : NULL;
+}
+
+static int rehash(sb_hmap *m, size_t cap) {
+  struct slot *old = m->slots, *ns;
+  size_t oldcap = m->cap, i;
+
+  ns = calloc(cap, sizeof(*ns));
+  if (!ns)
+    return SB_ENOMEM;
+  for (i = 0; i < oldcap; i++) {
+    size_t j;
+    if (old[i].hash < 2)
+      continue;
+    j = (size_t) old[i].hash & (cap - 1);
+    while (ns[j].hash != EMPTY)
+      j = (j + 1) & (cap - 1);
+    ns[j] = old[i];
+  }
+  free(old);
+  m->slots = ns;
+  m->cap = cap;
+  m->used = m->count;
+  return 0;
+}
+
+int sb_hmap_put(sb_hmap *m, const char *key, size_t klen, void *val,
+                void **old) {
+  uint64_t h = slot_hash(key, klen);
+  struct slot *s = find(m, h, key, klen), *tomb = NULL;
+  size_t i, mask;
+
+  if (old)
+    *old = NULL;
+  if (s) {
+    if (old)
+      *old = s->val;
+    s->key = key;
+    s->val = val;
+    return 0;
+  }
+  if ((m->used + 1) * 10 > m->cap * 7) {
+    size_t cap = m->count * 2 + 2 > m->cap ? m->cap * 2 : m->cap;
+    int rc = rehash(m, cap);
+    if (rc)
+      return rc;
+  }
+  mask = m->cap - 1;
+  for (i = (size_t) h & mask;; i = (i + 1) & mask) {
+    if (m->slots[i].hash == TOMB && !tomb)
+      tomb = &m->slots[i];
+    if (m->slots[i].hash == EMPTY)
+      break;
+  }
+  s = tomb ? tomb : &m->slots[i];
+  if (!tomb)
+    m->used++;
+  s->hash = h;
+  s->key = key;
+  s->klen = klen;
+  s->val = val;
+  m->count++;
+  return 0;
+}
+
+void *sb_hmap_del(sb_hmap *m, const char *key, size_t klen) {
+  struct slot *s = find(m, slot_hash(key, klen), key, klen);
+  void *v;
+
+  if (!s)
+    return NULL;
+  v = s->val;
+  s->hash = TOMB;
+  s->key = NULL;
+  s->klen = 0;
+  s->val = NULL;
+  m->count--;
+  return v;
+}
+
+int sb_hmap_next(const sb_hmap *m, sb_hmap_iter *it, const char **key,
+                 size_t *klen, void **val) {
+  while (it->next < m->cap) {
+    struct slot *s = &m->slots[it->next++];
+    if (s->hash < 2)
+      continue;
+    if (key)
+      *key = s->key;
+    if (klen)
+      *klen = s->klen;
+    if (val)
+      *val = s->val;
+    return 1;
+  }
+  return 0;
+}

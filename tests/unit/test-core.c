@@ -1,0 +1,138 @@
+/* test-core.c -- buf, arena, hmap, diag, err. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sb/arena.h"
+#include "sb/buf.h"
+#include "sb/diag.h"
+#include "sb/err.h"
+#include "sb/hmap.h"
+
+static void buf_grows_and_caps(void **state) {
+  sb_buf b;
+  int i;
+
+  (void) state;
+  sb_buf_init(&b, 10);
+  assert_int_equal(sb_buf_adds(&b, "12345"), 0);
+  assert_int_equal(sb_buf_addf(&b, "%d", 678), 0);
+  assert_string_equal(sb_buf_cstr(&b), "12345678");
+  assert_int_equal(sb_buf_adds(&b, "abc"), SB_ELIMIT);
+  assert_string_equal(sb_buf_cstr(&b), "12345678");  /* nothing added */
+  assert_int_equal(sb_buf_adds(&b, "ab"), 0);
+  assert_int_equal(b.len, 10);
+  sb_buf_consume(&b, 4);
+  assert_string_equal(sb_buf_cstr(&b), "5678ab");
+  sb_buf_free(&b);
+
+  sb_buf_init(&b, SB_BUF_UNLIMITED);
+  for (i = 0; i < 1000; i++)
+    assert_int_equal(sb_buf_addc(&b, 'x'), 0);
+  assert_int_equal(b.len, 1000);
+  free(sb_buf_steal(&b, NULL));
+  assert_null(b.data);
+}
+
+static void arena_strings_survive_growth(void **state) {
+  sb_arena *a = sb_arena_new(16);
+  char *first, *s;
+  int i;
+
+  (void) state;
+  assert_non_null(a);
+  first = sb_arena_strdup(a, "first");
+  for (i = 0; i < 200; i++) {
+    s = sb_arena_strdup(a, "some string that forces new chunks");
+    assert_non_null(s);
+    assert_int_equal(((uintptr_t) s) % 8, 0);
+  }
+  assert_string_equal(first, "first");
+  assert_null(sb_arena_strdup(a, NULL));
+  assert_true(sb_arena_size(a) > 200 * 30);
+  sb_arena_free(a);
+}
+
+static void hmap_put_get_del(void **state) {
+  sb_hmap *m = sb_hmap_new(0);
+  static char keys[2000][24];
+  sb_hmap_iter it = {0};
+  void *old;
+  size_t seen = 0;
+  int i;
+
+  (void) state;
+  for (i = 0; i < 2000; i++) {
+    snprintf(keys[i], sizeof(keys[i]), "ns/obj-%d", i);
+    assert_int_equal(sb_hmap_put(m, keys[i], strlen(keys[i]),
+                                 (void *) (intptr_t) (i + 1), &old), 0);
+    assert_null(old);
+  }
+  assert_int_equal(sb_hmap_count(m), 2000);
+  for (i = 0; i < 2000; i += 2)
+    assert_int_equal((intptr_t) sb_hmap_del(m, keys[i], strlen(keys[i])),
+                     i + 1);
+  assert_int_equal(sb_hmap_count(m), 1000);
+  assert_null(sb_hmap_get(m, keys[0], strlen(keys[0])));
+  assert_int_equal((intptr_t) sb_hmap_get(m, keys[1], strlen(keys[1])), 2);
+  assert_int_equal(sb_hmap_put(m, keys[1], strlen(keys[1]), (void *) 7, &old),
+                   0);
+  assert_int_equal((intptr_t) old, 2);
+  while (sb_hmap_next(m, &it, NULL, NULL, NULL))
+    seen++;
+  assert_int_equal(seen, 1000);
+  /* Re-adding after tombstones must not grow the count wrongly. */
+  for (i = 0; i < 2000; i += 2)
+    assert_int_equal(sb_hmap_put(m, keys[i], strlen(keys[i]), (void *) 1,
+                                 NULL), 0);
+  assert_int_equal(sb_hmap_count(m), 2000);
+  sb_hmap_free(m);
+}
+
+static void diag_formats_every_part(void **state) {
+  sb_diags d;
+  sb_diag_loc loc = {"in.yaml", 12, 3, "TrafficSplit", "shop", "web"};
+  sb_buf b;
+
+  (void) state;
+  sb_diags_init(&d);
+  assert_int_equal(sb_diags_add(&d, SB_DIAG_ERROR, SB_REASON_INVALID, &loc,
+                                "spec.backends[1].weight", "must be >= %d",
+                                0), 0);
+  assert_int_equal(sb_diags_add(&d, SB_DIAG_WARNING, SB_REASON_SCALED, NULL,
+                                NULL, "scaled"), 0);
+  sb_buf_init(&b, 4096);
+  assert_int_equal(sb_diag_format(&d.v[0], &b), 0);
+  assert_string_equal(sb_buf_cstr(&b), "in.yaml:12:3: TrafficSplit shop/web: "
+                      "spec.backends[1].weight: must be >= 0");
+  sb_buf_reset(&b);
+  sb_diag_format(&d.v[1], &b);
+  assert_string_equal(sb_buf_cstr(&b), "warning: scaled");
+  assert_int_equal(sb_diags_count(&d, SB_DIAG_ERROR), 1);
+  sb_buf_free(&b);
+  sb_diags_free(&d);
+}
+
+static void err_names(void **state) {
+  (void) state;
+  assert_string_equal(sb_err_name(SB_ENOMEM), "SB_ENOMEM");
+  assert_string_equal(sb_strerror(SB_EGONE), "resource version too old");
+  assert_true(SB_ENOMEM < 0 && SB_EEXEC < 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(buf_grows_and_caps),
+    cmocka_unit_test(arena_strings_survive_growth),
+    cmocka_unit_test(hmap_put_get_del),
+    cmocka_unit_test(diag_formats_every_part),
+    cmocka_unit_test(err_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
