@@ -14,6 +14,7 @@
 #include "sb/diag.h"
 #include "sb/err.h"
 #include "sb/hmap.h"
+#include "sb/ratelimit.h"
 
 static void buf_grows_and_caps(void **state) {
   sb_buf b;
@@ -126,6 +127,29 @@ static void err_names(void **state) {
   assert_true(SB_ENOMEM < 0 && SB_EEXEC < 0);
 }
 
+static void bucket_and_backoff(void **state) {
+  sb_bucket b;
+  sb_backoff bo = {5, 1000, 0.0};
+  sb_backoff jb = {100, 1000, 0.5};
+
+  (void) state;
+  sb_bucket_init(&b, 10, 2, 1000);
+  assert_int_equal(sb_bucket_take(&b, 1000), 0);
+  assert_int_equal(sb_bucket_take(&b, 1000), 0);
+  assert_int_equal(sb_bucket_take(&b, 1000), 100);  /* 10/s: next in 100ms */
+  assert_int_equal(sb_bucket_take(&b, 1050), 50);
+  assert_int_equal(sb_bucket_take(&b, 1100), 0);
+  assert_int_equal(sb_bucket_take(&b, 5000), 0);    /* refilled to burst */
+  assert_int_equal(sb_bucket_take(&b, 5000), 0);
+  assert_true(sb_bucket_take(&b, 5000) > 0);
+
+  assert_int_equal(sb_backoff_delay(&bo, 0, 0.5), 5);
+  assert_int_equal(sb_backoff_delay(&bo, 3, 0.5), 40);
+  assert_int_equal(sb_backoff_delay(&bo, 40, 0.5), 1000);
+  assert_int_equal(sb_backoff_delay(&jb, 0, 0.0), 50);   /* -50% */
+  assert_int_equal(sb_backoff_delay(&jb, 0, 0.999999), 149);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(buf_grows_and_caps),
@@ -133,6 +157,7 @@ int main(void) {
     cmocka_unit_test(hmap_put_get_del),
     cmocka_unit_test(diag_formats_every_part),
     cmocka_unit_test(err_names),
+    cmocka_unit_test(bucket_and_backoff),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
