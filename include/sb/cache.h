@@ -1,0 +1,107 @@
+/* cache.h -- the controller's picture of the cluster.
+ *
+ * Three parts, all written by the reflectors only (a single writer) and
+ * read by reconcile:
+ *
+ *   world      the model objects translations read: SMI objects (their last
+ *              VALID version), Services, Pods (compact), ServiceAccounts.
+ *   generated  every object of the kinds smi-bridge may write, ours or not:
+ *              ours (managed-by=smi-bridge) are kept whole, so reconcile can
+ *              tell whether the desired object is already there; foreign
+ *              ones only as a name, so reconcile can refuse to touch them.
+ *   invalid    SMI objects whose current version does not parse: their
+ *              diagnostics and uid (for the Event). Their last valid version,
+ *              if any, stays in the world -- a bad edit changes nothing.
+ *
+ * Relists: between sb_cache_begin_sync and sb_cache_end_sync of one
+ * resource, every object put is marked; end_sync removes the unmarked ones
+ * of that resource (deleted while we were not watching) and reports them
+ * through the change callback like any deletion.
+ *
+ * Every change is reported to one callback with the old and the new object
+ * (either may be NULL) so the controller can find the keys it affects.
+ * Pointers handed to the callback are valid during the call only.
+ */
+#ifndef SB_CACHE_H
+#define SB_CACHE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "sb/diag.h"
+#include "sb/model.h"
+#include "sb/translate.h"
+#include "sb/world.h"
+
+typedef struct sb_cache sb_cache;
+
+/* One object of a generated kind. */
+typedef struct sb_gen {
+  const sb_gvk *gvk;           /* one of sb_translate_output_kinds */
+  const char *ns;
+  const char *name;
+  const char *uid;
+  const char *resource_version;
+  int managed;                 /* labelled managed-by=smi-bridge */
+  const char *source_kind;     /* label values, NULL when absent */
+  const char *source_name;
+  const cJSON *obj;            /* the whole object when managed, else NULL */
+} sb_gen;
+
+typedef enum {
+  SB_CHANGE_MODEL = 0,         /* world object (old/new are sb_obj) */
+  SB_CHANGE_GENERATED = 1,     /* generated object (old/new are sb_gen) */
+  SB_CHANGE_INVALID = 2        /* an SMI object became (in)valid */
+} sb_change_type;
+
+typedef struct sb_change {
+  sb_change_type type;
+  const void *old_obj;         /* NULL on create */
+  const void *new_obj;         /* NULL on delete */
+  sb_kind kind;                /* for MODEL and INVALID */
+  const char *ns;
+  const char *name;
+} sb_change;
+
+typedef void (*sb_cache_fn)(void *arg, const sb_change *c);
+
+sb_cache *sb_cache_new(sb_cache_fn on_change, void *arg);
+void sb_cache_free(sb_cache *c);
+const sb_world *sb_cache_world(const sb_cache *c);
+
+/* Feeds one object as the API server sent it. `res` tells which watched
+ * resource it came from: a model kind (SMI or context; parsed with
+ * sb_model_parse -- an invalid SMI object goes to the invalid set with its
+ * diagnostics), or a generated kind (gvk != NULL). 0 or SB_ENOMEM. */
+typedef struct sb_cache_res {
+  sb_kind kind;                /* SB_KIND_UNKNOWN for generated kinds */
+  const sb_gvk *gvk;           /* NULL for model kinds */
+} sb_cache_res;
+
+int sb_cache_apply(sb_cache *c, const sb_cache_res *res, const cJSON *obj);
+int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj);
+void sb_cache_begin_sync(sb_cache *c, const sb_cache_res *res);
+int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res);
+
+/* Generated objects. */
+const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
+                           const char *ns, const char *name);
+typedef int (*sb_gen_fn)(void *arg, const sb_gen *g);
+/* Every managed object in ns whose source labels are kind/label_value. */
+int sb_cache_gen_by_source(const sb_cache *c, const char *ns,
+                           const char *source_kind, const char *label_value,
+                           sb_gen_fn fn, void *arg);
+/* Every managed object (for the start-up orphan sweep). */
+int sb_cache_gen_each(const sb_cache *c, sb_gen_fn fn, void *arg);
+
+/* Invalid SMI objects: the diagnostics of the current version, or NULL. */
+const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
+                                 const char *ns, const char *name,
+                                 const char **uid);
+
+/* Objects and bytes held (for the cached-objects gauge and memory tests). */
+size_t sb_cache_count(const sb_cache *c);
+size_t sb_cache_bytes(const sb_cache *c);
+
+#endif

@@ -1,0 +1,57 @@
+/* index.h -- which reconcile keys read which objects.
+ *
+ * Every reconcile records the dependencies its translation reported
+ * (sb_out.deps) plus the generated objects it wants; the index keeps them
+ * per key, replacing the previous set each time. A change in the cache is
+ * turned into the dependency selectors it matches (sb_index_affected), and
+ * the index answers with exactly the keys that read them. This is what
+ * makes "a change to a referenced HTTPRouteGroup, a Service, a Pod or a
+ * generated object enqueue exactly the SMI objects it affects".
+ *
+ * Keys are strings "Kind/ns/name" (sb_index_key_format); the index copies
+ * them.
+ */
+#ifndef SB_INDEX_H
+#define SB_INDEX_H
+
+#include <stddef.h>
+
+#include "sb/buf.h"
+#include "sb/cache.h"
+#include "sb/translate.h"
+
+typedef struct sb_index sb_index;
+
+sb_index *sb_index_new(void);
+void sb_index_free(sb_index *ix);
+
+/* "TrafficSplit/shop/web" */
+int sb_index_key_format(const sb_key *k, sb_buf *out);
+/* Parses a key string back; the strings point into s (kept alive by the
+ * caller). 0 or SB_EINVAL. */
+int sb_index_key_parse(char *s, sb_key *k);
+
+/* A generated object a key wants: a foreign object appearing or vanishing
+ * under that name must re-run the key. */
+typedef struct sb_index_obj {
+  const char *kind;   /* sb_gvk.kind */
+  const char *ns;
+  const char *name;
+} sb_index_obj;
+
+/* Replaces everything key depends on: the translation's deps and the
+ * generated objects it wants. */
+int sb_index_set(sb_index *ix, const char *key, const sb_dep *deps,
+                 size_t ndeps, const sb_index_obj *wanted, size_t nwanted);
+/* Forgets key (its source is gone and its outputs are pruned). */
+void sb_index_remove(sb_index *ix, const char *key);
+
+/* Calls fn for every key whose dependencies a cache change touches,
+ * each key once per call. */
+typedef void (*sb_index_fn)(void *arg, const char *key);
+int sb_index_affected(const sb_index *ix, const sb_change *c,
+                      sb_index_fn fn, void *arg);
+
+size_t sb_index_keys(const sb_index *ix);
+
+#endif
