@@ -54,7 +54,8 @@ typedef struct client {
   int eof;             /* the client has finished sending */
   char *in;            /* the request head, max_header_bytes */
   size_t inlen;
-  sb_buf out;          /* the whole response */
+  sb_buf out;          /* the response head */
+  sb_buf body;         /* the response body (the handler's, moved here) */
 } client;
 
 typedef struct route {
@@ -177,6 +178,7 @@ static void on_client_closed(uv_handle_t *handle) {
     return;
   free(c->in);
   sb_buf_free(&c->out);
+  sb_buf_free(&c->body);
   free(c);
   handle_gone(h);
 }
@@ -251,31 +253,28 @@ static void on_write(uv_write_t *req, int status) {
   uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
 }
 
-/* Queues the whole response and moves to WRITING. `extra` is a header
- * block ("Allow: GET, HEAD\r\n") or "". */
+/* Queues the response -- this head and c->body -- and moves to WRITING.
+ * `extra` is a header block ("Allow: GET, HEAD\r\n") or "". */
 static void respond(client *c, int status, const char *ctype,
-                    const char *extra, const char *body, size_t blen) {
-  uv_buf_t b;
-  int rc;
+                    const char *extra) {
+  uv_buf_t b[2];
 
-  sb_buf_reset(&c->out);
-  rc = sb_buf_addf(&c->out,
-                   "HTTP/1.1 %d %s\r\n"
-                   "Content-Type: %s\r\n"
-                   "Content-Length: %zu\r\n"
-                   "Connection: close\r\n"
-                   "%s\r\n",
-                   status, reason(status), ctype, blen, extra);
-  if (rc == 0 && !c->head)
-    rc = sb_buf_add(&c->out, body, blen);
-  if (rc) {
+  if (sb_buf_addf(&c->out,
+                  "HTTP/1.1 %d %s\r\n"
+                  "Content-Type: %s\r\n"
+                  "Content-Length: %zu\r\n"
+                  "Connection: close\r\n"
+                  "%s\r\n",
+                  status, reason(status), ctype, c->body.len, extra) != 0) {
     client_close(c);
     return;
   }
   c->state = WRITING;
   c->wreq.data = c;
-  b = uv_buf_init(c->out.data, (unsigned) c->out.len);
-  if (uv_write(&c->wreq, (uv_stream_t *) &c->tcp, &b, 1, on_write) != 0) {
+  b[0] = uv_buf_init(c->out.data, (unsigned) c->out.len);
+  b[1] = uv_buf_init(c->body.data, (unsigned) c->body.len);
+  if (uv_write(&c->wreq, (uv_stream_t *) &c->tcp, b,
+               c->head || c->body.len == 0 ? 1 : 2, on_write) != 0) {
     client_close(c);
     return;
   }
@@ -283,10 +282,12 @@ static void respond(client *c, int status, const char *ctype,
 }
 
 static void respond_error(client *c, int status, const char *extra) {
-  char body[64];
-  int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
-
-  respond(c, status, DEFAULT_CONTENT_TYPE, extra, body, (size_t) n);
+  sb_buf_reset(&c->body);
+  if (sb_buf_addf(&c->body, "%d %s\n", status, reason(status)) != 0) {
+    client_close(c);
+    return;
+  }
+  respond(c, status, DEFAULT_CONTENT_TYPE, extra);
 }
 
 /* RFC 9110 token characters, for the method. */
@@ -401,15 +402,16 @@ static void handle(client *c, size_t end) {
   resp.content_type = DEFAULT_CONTENT_TYPE;
   sb_buf_init(&resp.body, h->opts.max_body_bytes);
   r->cb(&req, &resp, r->data);
+  /* The body moves to the connection: no copy of a large exposition. */
+  sb_buf_free(&c->body);
+  c->body = resp.body;
   if (c->state == CLOSING)
-    ;  /* the handler closed the server after all */
-  else if (resp.status < 100 || resp.status > 599)
+    return;  /* the handler closed the server after all */
+  if (resp.status < 100 || resp.status > 599)
     respond_error(c, 500, "");
   else
     respond(c, resp.status, resp.content_type ? resp.content_type
-                                              : DEFAULT_CONTENT_TYPE,
-            "", sb_buf_cstr(&resp.body), resp.body.len);
-  sb_buf_free(&resp.body);
+                                              : DEFAULT_CONTENT_TYPE, "");
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -474,7 +476,8 @@ static void on_connection(uv_stream_t *server, int status) {
     return;  /* the connection waits in the backlog; retried next time */
   c->h = h;
   c->state = READING;
-  sb_buf_init(&c->out, h->opts.max_body_bytes + 1024);
+  sb_buf_init(&c->out, 4096);
+  sb_buf_init(&c->body, h->opts.max_body_bytes);
   uv_tcp_init(h->loop, &c->tcp);
   uv_timer_init(h->loop, &c->timer);
   c->tcp.data = c;

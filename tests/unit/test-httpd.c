@@ -136,6 +136,7 @@ struct fixture {
   char query[64];
   char method[8];
   int ready;
+  size_t max_clients;
   /* filled by the client thread */
   char *resp[MAXR];
   size_t resp_len[MAXR];
@@ -170,6 +171,8 @@ static void h_healthz(const sb_httpd_req *req, sb_httpd_resp *resp,
   struct fixture *f = data;
 
   snprintf(f->method, sizeof(f->method), "%s", req->method);
+  if (sb_httpd_clients(f->h) > f->max_clients)
+    f->max_clients = sb_httpd_clients(f->h);
   sb_buf_adds(&resp->body, "ok");
 }
 
@@ -480,6 +483,7 @@ static void concurrent_client(struct fixture *f) {
     fds[i] = connect_to(f->port);
   for (i = 0; i < NCONN; i++)
     send_all(fds[i], "GET /healthz HTTP/1.1\r\n", 23);
+  usleep(100000);  /* every connection accepted and half-way through */
   for (i = NCONN - 1; i >= 0; i--)
     send_all(fds[i], "\r\n", 2);
   for (i = 0; i < NCONN; i++) {
@@ -504,6 +508,7 @@ static void concurrent_clients(void **state) {
   fixture_start(&f, NULL, concurrent_client);
   fixture_run(&f);
   assert_int_equal(f.count[0], NCONN);
+  assert_int_equal(f.max_clients, NCONN);  /* all open at once */
   assert_int_equal(f.count[1], NTHREADS * PER_THREAD);
   fixture_free(&f);
 }
