@@ -326,8 +326,13 @@ void sb__wq_free(sb__wq *q) {
   sb_hmap_iter iter = {0};
   void *val;
 
-  if (q->metrics)
+  if (q->metrics) {
+    /* The series outlive the queue in the registry: leave them at rest. */
     sb_metrics_off_collect(q->metrics, collect, q);
+    sb_series_set(q->m_unfinished, 0);
+    sb_series_set(q->m_longest, 0);
+    sb_series_set(q->m_depth, 0);
+  }
   if (q->items) {
     while (sb_hmap_next(q->items, &iter, NULL, NULL, &val))
       free(val);

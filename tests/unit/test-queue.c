@@ -342,13 +342,22 @@ static void core_metrics(void **state) {
   assert_true(metric(m, "workqueue_depth", NULL) == 0);
   assert_int_equal(sb__wq_done(&q, "b"), 0);
 
-  /* A second queue shares the families under its own name; freeing a
-   * queue removes its collect hook. */
+  /* Freeing a queue removes its collect hook and leaves its gauges at 0;
+   * a queue made again under the same name continues the same series. */
+  assert_int_equal(sb__wq_add(&q, "late"), SB_ECLOSING);
+  assert_string_equal(sb__wq_pop(&q) ? "popped" : "none", "none");
   sb__wq_free(&q);
+  assert_true(metric(m, "workqueue_unfinished_work_seconds", NULL) == 0);
+  assert_true(metric(m, "workqueue_longest_running_processor_seconds", NULL)
+              == 0);
   wq_setup(&q, m, 0, 0);
+  assert_int_equal(sb__wq_add(&q, "x"), 0);
+  assert_true(metric(m, "workqueue_adds_total", NULL) == 4);
   sb__wq_free(&q);
   sb_buf_init(&b, SB_BUF_UNLIMITED);
   assert_int_equal(sb_metrics_write(m, &b), 0);
+  assert_non_null(strstr(sb_buf_cstr(&b),
+      "\nworkqueue_depth{name=\"q\",controller=\"q\"} 0\n"));
   sb_buf_free(&b);
   sb_metrics_free(m);
 }
