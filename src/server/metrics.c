@@ -607,11 +607,11 @@ static void put(struct out *o, const char *p, size_t n) {
     o->err = sb_buf_add(o->b, p, n);
 }
 
-static void puts_(struct out *o, const char *s) {
+static void put_str(struct out *o, const char *s) {
   put(o, s, strlen(s));
 }
 
-static void putc_(struct out *o, char c) {
+static void put_chr(struct out *o, char c) {
   put(o, &c, 1);
 }
 
@@ -625,15 +625,15 @@ static void put_float(struct out *o, double v) {
   char *e;
 
   if (isnan(v)) {
-    puts_(o, "NaN");
+    put_str(o, "NaN");
     return;
   }
   if (isinf(v)) {
-    puts_(o, v > 0 ? "+Inf" : "-Inf");
+    put_str(o, v > 0 ? "+Inf" : "-Inf");
     return;
   }
   if (v == 0) {
-    puts_(o, signbit(v) ? "-0" : "0");
+    put_str(o, signbit(v) ? "-0" : "0");
     return;
   }
   for (p = 1; p < 17; p++) {
@@ -652,27 +652,27 @@ static void put_float(struct out *o, double v) {
     nd--;
 
   if (v < 0)
-    putc_(o, '-');
+    put_chr(o, '-');
   if (exp < -4 || exp >= 6) {
-    putc_(o, digits[0]);
+    put_chr(o, digits[0]);
     if (nd > 1) {
-      putc_(o, '.');
+      put_chr(o, '.');
       put(o, digits + 1, (size_t) nd - 1);
     }
     snprintf(tmp, sizeof(tmp), "e%c%02d", exp < 0 ? '-' : '+',
              exp < 0 ? -exp : exp);
-    puts_(o, tmp);
+    put_str(o, tmp);
   } else if (exp >= 0) {
     for (i = 0; i <= exp; i++)
-      putc_(o, i < nd ? digits[i] : '0');
+      put_chr(o, i < nd ? digits[i] : '0');
     if (nd > exp + 1) {
-      putc_(o, '.');
+      put_chr(o, '.');
       put(o, digits + exp + 1, (size_t) (nd - exp - 1));
     }
   } else {
-    puts_(o, "0.");
+    put_str(o, "0.");
     for (i = 0; i < -exp - 1; i++)
-      putc_(o, '0');
+      put_chr(o, '0');
     put(o, digits, (size_t) nd);
   }
 }
@@ -692,7 +692,7 @@ static void put_escaped(struct out *o, const char *s, int quotes) {
     if (!rep)
       continue;
     put(o, run, (size_t) (s - run));
-    puts_(o, rep);
+    put_str(o, rep);
     run = s + 1;
   }
   put(o, run, (size_t) (s - run));
@@ -704,28 +704,28 @@ static void put_sample(struct out *o, const sb_metric *f, const char *suffix,
                        const sb_series *s, const double *le, double value) {
   size_t i;
 
-  puts_(o, f->name);
-  puts_(o, suffix);
+  put_str(o, f->name);
+  put_str(o, suffix);
   if (f->nlabels || le) {
-    putc_(o, '{');
+    put_chr(o, '{');
     for (i = 0; i < f->nlabels; i++) {
       if (i)
-        putc_(o, ',');
-      puts_(o, f->labels[i]);
-      puts_(o, "=\"");
+        put_chr(o, ',');
+      put_str(o, f->labels[i]);
+      put_str(o, "=\"");
       put_escaped(o, s->values[i], 1);
-      putc_(o, '"');
+      put_chr(o, '"');
     }
     if (le) {
-      puts_(o, f->nlabels ? ",le=\"" : "le=\"");
+      put_str(o, f->nlabels ? ",le=\"" : "le=\"");
       put_float(o, *le);
-      putc_(o, '"');
+      put_chr(o, '"');
     }
-    putc_(o, '}');
+    put_chr(o, '}');
   }
-  putc_(o, ' ');
+  put_chr(o, ' ');
   put_float(o, value);
-  putc_(o, '\n');
+  put_chr(o, '\n');
 }
 
 static void put_family(struct out *o, const sb_metric *f) {
@@ -735,15 +735,15 @@ static void put_family(struct out *o, const sb_metric *f) {
 
   if (f->nseries == 0)
     return;
-  puts_(o, "# HELP ");
-  puts_(o, f->name);
-  putc_(o, ' ');
+  put_str(o, "# HELP ");
+  put_str(o, f->name);
+  put_chr(o, ' ');
   put_escaped(o, f->help, 0);
-  puts_(o, "\n# TYPE ");
-  puts_(o, f->name);
-  putc_(o, ' ');
-  puts_(o, types[f->type]);
-  putc_(o, '\n');
+  put_str(o, "\n# TYPE ");
+  put_str(o, f->name);
+  put_chr(o, ' ');
+  put_str(o, types[f->type]);
+  put_chr(o, '\n');
   for (i = 0; i < f->nseries && !o->err; i++) {
     const sb_series *s = f->series[i];
     uint64_t cum = 0;
