@@ -130,19 +130,51 @@ static int word_in(const char *s, size_t n, const char *const *list) {
   return 0;
 }
 
-static int all_of(const char *s, size_t n, const char *set, int *digits) {
-  size_t i;
+static int all_of(const char *s, size_t n, const char *set) {
+  size_t i, digits = 0;
 
   for (i = 0; i < n; i++) {
     if (!strchr(set, s[i]))
       return 0;
-    if (is_digit((unsigned char) s[i]))
-      (*digits)++;
+    if (s[i] != '_')
+      digits++;
   }
-  return 1;
+  return digits > 0;
 }
 
-/* Would a YAML 1.1 reader (go-yaml v2, PyYAML) read s as a non-string? */
+/* YAML 1.1 / Go numbers: [0-9_]+ (:[0-9_]+)* (.[0-9_]*)? ([eE][-+]?[0-9]+)?
+ * with at least one digit -- 1_000, 0777, 190:20:30, 1., 1.5e3. */
+static int decimal11(const char *p, size_t m) {
+  const char *end = p + m;
+  int digits = 0;
+
+  while (p < end && (is_digit((unsigned char) *p) || *p == '_' ||
+                     (*p == ':' && digits)))
+    digits += is_digit((unsigned char) *p++);
+  if (p < end && *p == '.') {
+    p++;
+    while (p < end && (is_digit((unsigned char) *p) || *p == '_'))
+      digits += is_digit((unsigned char) *p++);
+  }
+  if (!digits)
+    return 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int ed = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      p++;
+    while (p < end && is_digit((unsigned char) *p)) {
+      p++;
+      ed++;
+    }
+    if (!ed)
+      return 0;
+  }
+  return p == end;
+}
+
+/* Would a YAML 1.1 reader (go-yaml v2, PyYAML) read s as a non-string?
+ * A superset is fine (it only adds quotes); missing a case is not. */
 static int yaml11_special(const char *s, size_t n) {
   static const char *const words[] = {
     "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On",
@@ -150,13 +182,13 @@ static int yaml11_special(const char *s, size_t n) {
   };
   const char *p = s;
   size_t m = n;
-  int digits = 0;
 
   if (word_in(s, n, words))
     return 1;
-  if (n >= 10 && is_digit((unsigned char) s[0]) && is_digit((unsigned char) s[1]) &&
-      is_digit((unsigned char) s[2]) && is_digit((unsigned char) s[3]) &&
-      s[4] == '-' && is_digit((unsigned char) s[5]))
+  if (n >= 8 && is_digit((unsigned char) s[0]) &&
+      is_digit((unsigned char) s[1]) && is_digit((unsigned char) s[2]) &&
+      is_digit((unsigned char) s[3]) && s[4] == '-' &&
+      is_digit((unsigned char) s[5]))
     return 1;  /* timestamp: 2001-12-14, 2001-12-14T21:59:43Z ... */
   if (m > 0 && (*p == '+' || *p == '-')) {
     p++;
@@ -168,13 +200,13 @@ static int yaml11_special(const char *s, size_t n) {
                              strncasecmp(p, "infinity", m) == 0 ||
                              strncasecmp(p, "nan", m) == 0))
     return p != s;  /* Go reads "+inf"; a bare "inf" stays a string */
-  if (!is_digit((unsigned char) *p) && *p != '.')
-    return 0;
-  if (m > 2 && p[0] == '0' && strchr("bBoOxX", p[1]))
-    return all_of(p + 2, m - 2, "0123456789abcdefABCDEF_.pP+-", &digits);
-  digits = 0;
-  /* Decimal ints and floats with underscores, 0777, sexagesimal 1:20:30. */
-  return all_of(p, m, "0123456789_.eE+-:", &digits) && digits > 0;
+  if (m > 2 && p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
+    return all_of(p + 2, m - 2, "01_");
+  if (m > 2 && p[0] == '0' && (p[1] == 'o' || p[1] == 'O'))
+    return all_of(p + 2, m - 2, "01234567_");
+  if (m > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+    return all_of(p + 2, m - 2, "0123456789abcdefABCDEF_.pP+-");
+  return decimal11(p, m);
 }
 
 /* Is s safe as a plain scalar (block context, key or value)? */
