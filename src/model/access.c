@@ -47,6 +47,7 @@ static void subject(sb__pctx *c, sb_subject *s, const cJSON *e,
     sb__check_label(c, sb__get(e, "namespace"),
                     sb__path(p2, path, "namespace"), ns);
     s->ns = sb__str_common(c, ns);
+    s->ns_defaulted = 0;
   } else {
     s->ns = c->ns;  /* shares the object's string */
     s->ns_defaulted = 1;
