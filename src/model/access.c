@@ -124,9 +124,9 @@ static void rule(sb__pctx *c, sb_tt_rule *r, const cJSON *e,
 
   list = sb__get_list(c, e, path, "matches", 0);
   n = list ? (size_t) cJSON_GetArraySize(list) : 0;
-  if (n == 0)
-    return;  /* every match of the group */
   sb__path(p2, path, "matches");
+  if (n == 0 || !sb__len_ok(c, list, p2, n))
+    return;  /* 0: every match of the group */
   if (kind && strcmp(kind, "HTTPRouteGroup") != 0) {
     sb__err(c, list, p2, "names HTTPRouteGroup matches, but this rule is "
             "a %s, which has none", kind);

@@ -338,6 +338,14 @@ int sb__is_int(const cJSON *n, int64_t min, int64_t max, int64_t *out) {
   return 1;
 }
 
+int sb__len_ok(sb__pctx *c, const cJSON *node, const char *path, size_t n) {
+  if (n <= SB__MAX_ITEMS)
+    return 1;
+  sb__err(c, node, path, "has %zu entries; smi-bridge reads at most %d", n,
+          SB__MAX_ITEMS);
+  return 0;
+}
+
 int32_t sb__port(sb__pctx *c, const cJSON *node, const char *path) {
   char got[SB__QUOTE_MAX];
   int64_t v;

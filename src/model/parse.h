@@ -100,6 +100,11 @@ int sb__is_int(const cJSON *n, int64_t min, int64_t max, int64_t *out);
 /* A port number 1..65535 in node (already fetched). 0 and an error when it
  * is anything else. */
 int32_t sb__port(sb__pctx *c, const cJSON *node, const char *path);
+/* Lists whose entries are checked against each other for repeats are
+ * capped, which keeps those checks (and a hostile input) cheap; no real
+ * object comes near it. Reports an error and returns 0 when n is above. */
+#define SB__MAX_ITEMS 1000
+int sb__len_ok(sb__pctx *c, const cJSON *node, const char *path, size_t n);
 /* A map of string to string (labels, selector) into kv/nkv. */
 int sb__string_map(sb__pctx *c, const cJSON *map, const char *path,
                    sb_kv **kv, size_t *nkv);

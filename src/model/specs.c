@@ -147,6 +147,8 @@ static void headers(sb__pctx *c, sb_http_match *m, const cJSON *match,
             "such maps (got %s)", sb__type(h));
     return;
   }
+  if (!sb__len_ok(c, h, path, n))
+    return;
   m->headers = sb__array(c, n, sizeof(*m->headers));
   if (n && !m->headers)
     return;
@@ -245,6 +247,8 @@ sb_obj *sb__parse_route_group(sb__pctx *c, const cJSON *json) {
   n = (size_t) cJSON_GetArraySize(list);
   if (n == 0)
     sb__warn(c, list, base, "is empty: this group matches no request");
+  if (!sb__len_ok(c, list, base, n))
+    return &g->obj;
   g->matches = sb__array(c, n, sizeof(*g->matches));
   if (n && !g->matches)
     return NULL;
@@ -285,6 +289,8 @@ sb_obj *sb__parse_port_route(sb__pctx *c, const cJSON *json) {
   if (n && c->version < 4)
     sb__warn(c, list, "spec.matches.ports", "ports is a v1alpha4 field; "
              "honoured in v1alpha%d too", c->version);
+  if (!sb__len_ok(c, list, "spec.matches.ports", n))
+    return &r->obj;
   r->ports = sb__array(c, n, sizeof(*r->ports));
   if (n && !r->ports)
     return NULL;

@@ -155,6 +155,8 @@ static void backends(sb__pctx *c, sb_traffic_split *ts, const cJSON *spec) {
     sb__err(c, list, "spec.backends", "must list at least one backend");
     return;
   }
+  if (!sb__len_ok(c, list, "spec.backends", n))
+    return;
   ts->backends = sb__array(c, n, sizeof(*ts->backends));
   if (!ts->backends)
     return;
@@ -206,6 +208,8 @@ static void matches(sb__pctx *c, sb_traffic_split *ts, const cJSON *spec) {
   if (n && c->version < 3)
     sb__warn(c, list, "spec.matches", "matches is a v1alpha3 field; "
              "honoured in v1alpha%d too", c->version);
+  if (!sb__len_ok(c, list, "spec.matches", n))
+    return;
   ts->matches = sb__array(c, n, sizeof(*ts->matches));
   if (n && !ts->matches)
     return;

@@ -366,8 +366,25 @@ static void a_pod_is_one_small_allocation(void **state) {
 
 static void smi_objects_are_small_too(void **state) {
   sb_obj *o;
+  size_t strings;
 
   (void) state;
+  /* Exact too: defaulted namespaces share the object's string, kinds are
+   * static, and nothing is left over. */
+  o = ok("{'apiVersion':'access.smi-spec.io/v1alpha3','kind':"
+         "'TrafficTarget','metadata':{'name':'t','namespace':'shop'},"
+         "'spec':{'destination':{'kind':'ServiceAccount','name':'a'},"
+         "'sources':[{'kind':'ServiceAccount','name':'b','namespace':"
+         "'other'}],'rules':[{'kind':'HTTPRouteGroup','name':'r',"
+         "'matches':['m1','m2']}]}}", 0);
+  strings = sizeof("t") + sizeof("shop") + sizeof("a") + sizeof("b") +
+            sizeof("other") + sizeof("r") + sizeof("m1") + sizeof("m2");
+  assert_int_equal(sb_obj_size(o),
+                   arena_overhead() + A8(sizeof(sb_traffic_target)) +
+                   A8(strings) + A8(sizeof(sb_subject)) +
+                   A8(sizeof(sb_tt_rule)) + A8(2 * sizeof(char *)));
+  printf("TrafficTarget (1 source, 1 rule): %zu bytes\n", sb_obj_size(o));
+  sb_obj_free(o);
   o = ok("{'apiVersion':'split.smi-spec.io/v1alpha1','kind':'TrafficSplit',"
          "'metadata':{'name':'podinfo','namespace':'test','uid':"
          "'0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60','resourceVersion':'184467',"

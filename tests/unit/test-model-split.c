@@ -392,6 +392,45 @@ static void object_level_errors(void **state) {
       "reads v1alpha1 to v1alpha4)");
 }
 
+/* Lists checked for repeats are capped at 1000 entries. */
+static void long_lists(void **state) {
+  cJSON *j = J(TS("v1alpha2", "{'service':'web','backends':[]}"));
+  cJSON *list = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "spec"),
+                                    "backends");
+  sb_traffic_split *ts;
+  sb_diags d;
+  sb_obj *o;
+  char name[32];
+  int i;
+
+  (void) state;
+  for (i = 0; i < 1000; i++) {
+    cJSON *b = cJSON_CreateObject();
+
+    snprintf(name, sizeof(name), "b%d", i);
+    cJSON_AddStringToObject(b, "service", name);
+    cJSON_AddNumberToObject(b, "weight", i);
+    cJSON_AddItemToArray(list, b);
+  }
+  sb_diags_init(&d);
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
+  ts = (sb_traffic_split *) o;
+  assert_int_equal(ts->nbackends, 1000);
+  assert_string_equal(ts->backends[999].service, "b999");
+  assert_int_equal(ts->backends[999].weight_milli, 999000);
+  sb_obj_free(o);
+
+  cJSON_AddItemToArray(list, cJSON_Duplicate(cJSON_GetArrayItem(list, 0),
+                                             1));
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), SB_EINVAL);
+  assert_null(o);
+  assert_int_equal(d.n, 1);
+  expect_diag(&d, SB_DIAG_ERROR, "spec.backends",
+              "has 1001 entries; smi-bridge reads at most 1000");
+  sb_diags_free(&d);
+  cJSON_Delete(j);
+}
+
 /* What Flagger and Argo Rollouts really write: integer percentages (as
  * JSON numbers or, through resource.Quantity, as strings). */
 static void real_clients(void **state) {
@@ -527,6 +566,7 @@ int main(void) {
     cmocka_unit_test(matches),
     cmocka_unit_test(every_problem_is_reported),
     cmocka_unit_test(object_level_errors),
+    cmocka_unit_test(long_lists),
     cmocka_unit_test(real_clients),
 #ifdef SB_TEST_DOC
     cmocka_unit_test(errors_carry_lines),
