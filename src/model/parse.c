@@ -734,8 +734,8 @@ static int misplaced_smi(const cJSON *json, const sb_doc *doc,
             kind, home, last);
   else if (!slash)
     sb__err(&c, sb__get(json, "apiVersion"), "apiVersion",
-            "%s names no API group; %s is %s/v1alpha1 to %s",
-            sb__quote(q, av), kind, home, last);
+            "%s names no %s; %s is %s/v1alpha1 to %s", sb__quote(q, av),
+            strchr(av, '.') ? "version" : "API group", kind, home, last);
   else
     sb__err(&c, sb__get(json, "apiVersion"), "apiVersion",
             "%s is not in %.*s; it is %s/v1alpha1 to %s", kind, (int) glen,

@@ -218,6 +218,11 @@ sb_obj *sb__parse_route_group(sb__pctx *c, const cJSON *json) {
   if (!g)
     return NULL;
   spec = sb__get_map(c, json, "", "spec", 0);
+  /* The unreleased v1alpha5 draft renamed matches to routes: reading
+   * nothing would silently turn the group into one that matches nothing. */
+  if (sb__get(spec, "routes"))
+    sb__err(c, sb__get(spec, "routes"), "spec.routes", "is not read; "
+            "HTTPRouteGroup matches belong in spec.matches");
   top = sb__get(json, "matches");
   in_spec = sb__get(spec, "matches");
   if (top && in_spec) {

@@ -114,6 +114,9 @@ static void smi_without_a_group_is_an_error(void **state) {
   bad("{'apiVersion':'split.smi-spec.io/v1alpha3','kind':'TrafficTarget'}",
       1, "apiVersion", "TrafficTarget is not in split.smi-spec.io; it is "
       "access.smi-spec.io/v1alpha1 to v1alpha3");
+  bad("{'apiVersion':'split.smi-spec.io','kind':'TrafficSplit'}", 1,
+      "apiVersion", "\"split.smi-spec.io\" names no version; TrafficSplit "
+      "is split.smi-spec.io/v1alpha1 to v1alpha4");
   bad("{'apiVersion':3,'kind':'TCPRoute'}", 1, "apiVersion",
       "must be a string (got a number)");
 }

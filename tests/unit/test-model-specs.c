@@ -88,6 +88,9 @@ static void no_matches_is_legal_but_useless(void **state) {
   sb_obj_free(warned(HRG("v1alpha3", "'spec':{'matches':[]}"), 1,
                      "spec.matches",
                      "is empty: this group matches no request"));
+  bad(HRG("v1alpha4", "'spec':{'routes':[{'name':'a'}]}"), 1,
+      "spec.routes", "is not read; HTTPRouteGroup matches belong in "
+      "spec.matches");
   bad(HRG("v1alpha3", "'spec':{'matches':{'name':'a'}}"), 1,
       "spec.matches", "must be a list of matches (got a map)");
 }

@@ -524,11 +524,13 @@ static void errors_carry_lines(void **state) {
       "  - service: a\n"                           /* 8 */
       "    weight: 500m\n";
   struct lines l;
+  sb_doc_limits lim;
 
   (void) state;
+  sb_doc_limits_default(&lim);
   memset(&l, 0, sizeof(l));
   sb_diags_init(&l.diags);
-  assert_int_equal(sb_doc_parse("split.yaml", yaml, sizeof(yaml) - 1, NULL,
+  assert_int_equal(sb_doc_parse("split.yaml", yaml, sizeof(yaml) - 1, &lim,
                                 on_doc, &l, &l.diags), 0);
   assert_int_equal(l.rc, SB_EINVAL);
   assert_null(l.obj);
@@ -542,7 +544,7 @@ static void errors_carry_lines(void **state) {
 
   memset(&l, 0, sizeof(l));
   sb_diags_init(&l.diags);
-  assert_int_equal(sb_doc_parse("good.yaml", good, sizeof(good) - 1, NULL,
+  assert_int_equal(sb_doc_parse("good.yaml", good, sizeof(good) - 1, &lim,
                                 on_doc, &l, &l.diags), 0);
   assert_int_equal(l.rc, 0);
   assert_string_equal(l.obj->file, "good.yaml");
