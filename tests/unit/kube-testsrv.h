@@ -34,7 +34,7 @@ typedef struct testsrv {
   size_t ca_len, other_ca_len, cert_len, key_len;
 } testsrv;
 
-static char *testsrv_slurp(const char *dir, const char *name, size_t *len) {
+static inline char *testsrv_slurp(const char *dir, const char *name, size_t *len) {
   char path[512];
   FILE *f;
   char *p;
@@ -61,7 +61,7 @@ static char *testsrv_slurp(const char *dir, const char *name, size_t *len) {
 }
 
 /* Returns 0 once the server listens, -1 on failure (message on stderr). */
-static int testsrv_start(testsrv *s) {
+static inline int testsrv_start(testsrv *s) {
   int in[2], out[2];
   char line[128], script[1024];
   size_t used = 0;
@@ -118,7 +118,7 @@ static int testsrv_start(testsrv *s) {
   return s->ca && s->other_ca && s->cert && s->key ? 0 : -1;
 }
 
-static int testsrv_rm(const char *path, const struct stat *st, int flag,
+static inline int testsrv_rm(const char *path, const struct stat *st, int flag,
                       struct FTW *ftw) {
   (void) st;
   (void) flag;
@@ -126,7 +126,7 @@ static int testsrv_rm(const char *path, const struct stat *st, int flag,
   return remove(path);
 }
 
-static void testsrv_stop(testsrv *s) {
+static inline void testsrv_stop(testsrv *s) {
   int status;
 
   if (s->pid > 0) {
@@ -143,7 +143,7 @@ static void testsrv_stop(testsrv *s) {
 }
 
 /* A loopback port nobody listens on (bound, then released). */
-static int testsrv_dead_port(void) {
+static inline int testsrv_dead_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
