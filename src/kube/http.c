@@ -622,7 +622,12 @@ static int setup_easy(sb_http_req *r, const sb_http_opts *o) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+  /* gzip only for buffered bodies: the API server compresses a watch
+   * stream flush by flush into concatenated gzip members, which curl
+   * (7.88) rejects after the first one; an event stream is small and
+   * steady anyway. Large lists are where compression pays. */
+  if (!o->on_data)
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
