@@ -92,10 +92,9 @@ def run_cmd(argv, input=None, check=True, timeout=60, env=None):
 def kubectl(*args, input=None, check=True, timeout=60):
     """Runs the fixture's kubectl; raises TestFailure on a non-zero exit
     unless check=False."""
-    for var in ("KUBECONFIG",):
-        if not os.environ.get(var):
-            fail("%s is not set: run this test through ctest (or "
-                 "eval \"$(tests/testenv/testenv env)\" first)" % var)
+    if not os.environ.get("KUBECONFIG"):
+        fail("KUBECONFIG is not set: run this test through ctest (or "
+             "eval \"$(tests/testenv/testenv env)\" first)")
     return run_cmd(["kubectl"] + list(args), input=input, check=check,
                    timeout=timeout)
 

@@ -14,6 +14,7 @@ or leaves no process, and costs seconds (nothing is built).
   - `env` without an instance; `down` is idempotent.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -64,9 +65,8 @@ def expect_failure(what, argv, pattern, env=None, tail_allowed=False,
     if leaves is not None:
         left = processes_for(leaves)
         h.check(not left, "%s: left processes running: %s" % (what, left))
-        h.check(not [f for f in os.listdir(leaves) if f.endswith(".pid")]
-                if os.path.isdir(leaves) else True,
-                "%s: left pid files in %s" % (what, leaves))
+        pids = glob.glob(os.path.join(leaves, "*.pid"))
+        h.check(not pids, "%s: left pid files: %s" % (what, pids))
     h.log("%s -> %s (%.1fs)" % (what, first, took))
 
 
