@@ -10,6 +10,8 @@ static const char usage[] =
     "Linkerd\nand Gateway API objects.\n\n"
     "Usage: smi-bridge COMMAND [options]\n\n"
     "Commands:\n"
+    "  run         Run the controller against a cluster (in-cluster or with "
+    "a kubeconfig)\n"
     "  translate   Print the mesh objects for SMI objects in files (offline "
     "dry run)\n"
     "  version     Print the version\n\n"
@@ -27,6 +29,8 @@ int main(int argc, char **argv) {
     printf("smi-bridge %s\n", SB_VERSION);
     return 0;
   }
+  if (!strcmp(cmd, "run"))
+    return sb_cli_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "translate"))
     return sb_cli_translate(argc - 1, argv + 1);
   fprintf(stderr, "smi-bridge: unknown command \"%s\"\n\n%s", cmd, usage);

@@ -67,6 +67,35 @@ static int set_value(const sb_opt *o, void *cfg, const char *v,
     }
     *FIELD(cfg, o, int) = (int) l;
     return 0;
+  case SB_OPT_DURATION: {
+    double num, unit = 1000.0;
+    errno = 0;
+    num = strtod(v, &end);
+    if (errno || end == v || num < 0) {
+      sb_buf_addf(err, "%s: \"%s\" is not a duration (like 15s, 500ms)",
+                  from, v);
+      return SB_EINVAL;
+    }
+    if (!strcmp(end, "ms"))
+      unit = 1.0;
+    else if (!strcmp(end, "s") || !*end)
+      unit = 1000.0;
+    else if (!strcmp(end, "m"))
+      unit = 60000.0;
+    else if (!strcmp(end, "h"))
+      unit = 3600000.0;
+    else {
+      sb_buf_addf(err, "%s: \"%s\" is not a duration (like 15s, 500ms)",
+                  from, v);
+      return SB_EINVAL;
+    }
+    if (num * unit > 4e9) {
+      sb_buf_addf(err, "%s: \"%s\" is too long", from, v);
+      return SB_EINVAL;
+    }
+    *FIELD(cfg, o, unsigned) = (unsigned) (num * unit + 0.5);
+    return 0;
+  }
   case SB_OPT_DOUBLE:
     errno = 0;
     d = strtod(v, &end);

@@ -20,7 +20,9 @@ typedef enum {
   SB_OPT_DOUBLE,   /* double */
   SB_OPT_BOOL,     /* int 0/1; "--x", "--x=true|false" */
   SB_OPT_LIST,     /* sb_opt_list; repeatable, also "a,b" from env */
-  SB_OPT_COUNT     /* int; "-v 3", "-v=3", "--v=3" (klog style level) */
+  SB_OPT_COUNT,    /* int; "-v 3", "-v=3", "--v=3" (klog style level) */
+  SB_OPT_DURATION  /* unsigned milliseconds; "15s", "500ms", "2m", "1h";
+                      a bare number is seconds */
 } sb_opt_type;
 
 typedef struct sb_opt_list {
