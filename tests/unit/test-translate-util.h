@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sb/arena.h"
+#include "sb/buf.h"
 #include "sb/model.h"
 
 /* Splits s at sep into at most max parts copied into the arena; returns
@@ -290,5 +291,74 @@ static inline sb_traffic_target *tu_target(const char *ns,
   tt->nrules = n;
   return tt;
 }
+
+/* ---- running translations ---------------------------------------------- */
+
+#ifdef SB_TRANSLATE_H
+/* Translates one key into out (initialised here); returns every object as
+ * compact JSON, one per line (free it). */
+static inline char *tu_run(const sb_world *w, sb_kind kind, const char *ns,
+                           const char *name, const sb_translate_opts *o,
+                           sb_out *out) {
+  sb_key key;
+  sb_buf b;
+  size_t i;
+
+  key.kind = kind;
+  key.ns = ns;
+  key.name = name;
+  sb_out_init(out);
+  assert_int_equal(sb_translate(w, &key, o, out), 0);
+  sb_buf_init(&b, SB_BUF_UNLIMITED);
+  for (i = 0; i < out->nobjs; i++) {
+    char *s = cJSON_PrintUnformatted(out->objs[i]);
+    assert_non_null(s);
+    if (i)
+      sb_buf_addc(&b, '\n');
+    sb_buf_adds(&b, s);
+    free(s);
+  }
+  return sb_buf_steal(&b, NULL);
+}
+
+/* Diagnostics as "E|W Reason path: msg" lines. */
+static inline char *tu_diags(const sb_out *out) {
+  sb_buf b;
+  size_t i;
+
+  sb_buf_init(&b, SB_BUF_UNLIMITED);
+  for (i = 0; i < out->diags.n; i++) {
+    const sb_diag *d = &out->diags.v[i];
+    sb_buf_addf(&b, "%s%s %s %s: %s", i ? "\n" : "",
+                d->sev == SB_DIAG_ERROR ? "E" : "W", d->reason,
+                d->path ? d->path : "-", d->msg);
+  }
+  return sb_buf_steal(&b, NULL);
+}
+
+/* Dependencies as "sel:Kind:ns/name" joined by spaces. */
+static inline char *tu_deps(const sb_out *out) {
+  static const char *const sel[] = {"obj", "pods-of-sa", "pods-in-ns",
+                                    "splits-of-root", "targets-of-sa"};
+  sb_buf b;
+  size_t i;
+
+  sb_buf_init(&b, SB_BUF_UNLIMITED);
+  for (i = 0; i < out->ndeps; i++)
+    sb_buf_addf(&b, "%s%s:%s:%s/%s", i ? " " : "", sel[out->deps[i].sel],
+                sb_kind_name(out->deps[i].kind), out->deps[i].ns,
+                out->deps[i].name);
+  return sb_buf_steal(&b, NULL);
+}
+
+/* Asserts a string result and frees it. */
+#define TU_EQ(expr, want)                                                    \
+  do {                                                                       \
+    char *got_ = (expr);                                                     \
+    if (strcmp(got_, (want)) != 0)                                           \
+      fail_msg("got:\n%s\nwant:\n%s", got_, (want));                         \
+    free(got_);                                                              \
+  } while (0)
+#endif
 
 #endif
