@@ -348,11 +348,11 @@ static int target_needs(sb__tx *t, const sb_traffic_target *tt,
         if (scratch.diags.v[i].sev == SB_DIAG_ERROR)
           d = &scratch.diags.v[i];
       sb__err(t, d ? d->reason : SB_REASON_INVALID, NULL,
-              "TrafficTarget %s/%s is invalid%s%s%s%s; the Servers of "
+              "TrafficTarget %s/%s is invalid%s%s%s%s%s; the Servers of "
               "ServiceAccount %s/%s are left as they are until it is fixed",
               tt->obj.ns, tt->obj.name, d ? " (" : "",
               d && d->path ? d->path : "", d && d->path ? ": " : "",
-              d ? d->msg : "", t->key->ns, t->key->name);
+              d ? d->msg : "", d ? ")" : "", t->key->ns, t->key->name);
       rc = -1;
     }
     sb__access_free(&a);
