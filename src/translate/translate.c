@@ -276,7 +276,7 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
   return o;
 }
 
-/* ---- TrafficSplit checks shared by every mesh ---------------------------- */
+/* ---- TrafficSplit checks shared by every mesh --------------------------- */
 
 /* Is a older than b (creationTimestamp, then name; objects without a
  * timestamp after those with one)? RFC 3339 UTC sorts as text. */

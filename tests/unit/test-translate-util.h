@@ -253,7 +253,7 @@ static inline sb_traffic_target *tu_target(const char *ns,
                                            const char *rules) {
   sb_traffic_target *tt = tu_obj(SB_KIND_TRAFFIC_TARGET, sizeof(*tt), ns,
                                  name);
-  char *parts[32], *f[3], *ms[32];
+  char *parts[32], *f[3] = {NULL, NULL, NULL}, *ms[32];
   size_t i, j, n;
 
   tt->dest.kind = "ServiceAccount";
