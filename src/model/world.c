@@ -1,30 +1,27 @@
 /* world.c -- the set of model objects translations read. See sb/world.h.
  *
- * Shape, and why:
+ * Shape, and why: the controller holds some 20,000 pods and 10,000 SMI
+ * objects in a small process, so what an entry costs beyond its object
+ * decides the footprint. An entry is nine pointers (one 80-byte malloc
+ * chunk):
  *
- *   kind -> namespace group -> name -> entry
- *
- * Each kind has a map from namespace to a group; each group has a map from
- * name to entry. The name map borrows its keys from the objects themselves
- * (obj->name lives in the object's immutable arena for as long as the entry
- * holds it), so the only copied string per namespace is the namespace
- * itself and an entry carries no key at all. With 20,000 cached pods the
- * per-entry cost is what matters: an entry is seven pointers.
- *
- * Every entry is on three intrusive doubly linked lists:
+ *   - an intrusive chained hash table per kind finds (ns, name). It
+ *     compares the object's own ns and name strings (immutable in the
+ *     object's arena), so no key is copied, and the table costs one
+ *     pointer per bucket rather than a slot array kept below 70% load;
  *   - the kind's list, in insertion order (sb_world_each without ns);
  *   - its namespace group's list, in insertion order (sb_world_each with
- *     ns) -- iteration stays proportional to the namespace, not the kind;
+ *     ns), so a namespace is iterated without walking the whole kind;
  *   - for pods, TrafficSplits and TrafficTargets, the list of its secondary
  *     index group (pods by ns+serviceAccount, splits by ns+root, targets by
- *     destination ns+ServiceAccount), keyed "ns\0value" in a per-kind map.
- * A replaced object takes over its predecessor's entry, so it keeps its
- * place in the first two lists; it keeps its place in the index list too
- * unless the indexed field changed, in which case it moves to the end of
- * its new group. Groups are freed when they empty.
+ *     destination ns+ServiceAccount), groups found by "ns\0value" in a
+ *     per-kind sb_hmap (there are far fewer groups than entries).
  *
- * Every insertion allocates everything it needs before linking anything,
- * so an SB_ENOMEM leaves the world exactly as it was.
+ * A replaced object takes over its predecessor's entry, so it keeps its
+ * place in the first two lists, and in the index list too unless the
+ * indexed field changed (then it moves to the end of its new group).
+ * Groups are freed when they empty. Every insertion allocates what it
+ * needs before linking anything, so SB_ENOMEM leaves the world unchanged.
  */
 #include "sb/world.h"
 
@@ -34,18 +31,18 @@
 #include "sb/err.h"
 #include "sb/hmap.h"
 
-struct ixgroup;
-
 typedef struct entry {
   sb_obj *obj;
+  struct entry *hnext;          /* hash chain */
   struct entry *prev, *next;    /* kind list */
   struct entry *nprev, *nnext;  /* namespace group list */
   struct entry *iprev, *inext;  /* index group list */
   struct ixgroup *ig;           /* NULL for kinds without an index */
 } entry;
 
+struct ixgroup;
+
 typedef struct nsgroup {
-  sb_hmap *names;               /* obj->name -> entry (keys borrowed) */
   entry *head, *tail;
   char ns[];
 } nsgroup;
@@ -57,6 +54,8 @@ typedef struct ixgroup {
 } ixgroup;
 
 typedef struct kindtab {
+  entry **buckets;              /* power-of-two count, or NULL */
+  size_t nbuckets;
   sb_hmap *nss;                 /* ns -> nsgroup (keys in the group) */
   sb_hmap *ix;                  /* "ns\0value" -> ixgroup, or NULL */
   entry *head, *tail;
@@ -83,6 +82,78 @@ static int kind_indexed(sb_kind kind) {
 static const char *str(const char *s) {
   return s ? s : "";
 }
+
+/* FNV-1a over "ns\0name" with a final avalanche, without building the
+ * composite string. */
+static uint32_t hash2(const char *ns, const char *name) {
+  uint64_t h = 1469598103934665603ULL;
+  const unsigned char *p;
+
+  for (p = (const unsigned char *) ns; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  h *= 1099511628211ULL;  /* the separator */
+  for (p = (const unsigned char *) name; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return (uint32_t) h;
+}
+
+/* ---- the hash table ----------------------------------------------------- */
+
+static size_t bucket(const kindtab *t, const sb_obj *obj) {
+  return hash2(str(obj->ns), obj->name) & (t->nbuckets - 1);
+}
+
+/* Chains are about one entry long, so the strings are compared directly
+ * (no stored hash: it would not fit the 80-byte chunk). */
+static entry *hfind(const kindtab *t, const char *ns, const char *name,
+                    uint32_t h) {
+  entry *e;
+
+  if (!t->nbuckets)
+    return NULL;
+  for (e = t->buckets[h & (t->nbuckets - 1)]; e; e = e->hnext)
+    if (strcmp(e->obj->name, name) == 0 && strcmp(str(e->obj->ns), ns) == 0)
+      return e;
+  return NULL;
+}
+
+/* Makes room for one more entry (load factor <= 1). */
+static int hgrow(kindtab *t) {
+  entry **b, *e, *next;
+  size_t n, i;
+
+  if (t->count < t->nbuckets)
+    return 0;
+  n = t->nbuckets ? t->nbuckets * 2 : 16;
+  b = calloc(n, sizeof(*b));
+  if (!b)
+    return SB_ENOMEM;
+  for (i = 0; i < t->nbuckets; i++) {
+    for (e = t->buckets[i]; e; e = next) {
+      size_t j = hash2(str(e->obj->ns), e->obj->name) & (n - 1);
+      next = e->hnext;
+      e->hnext = b[j];
+      b[j] = e;
+    }
+  }
+  free(t->buckets);
+  t->buckets = b;
+  t->nbuckets = n;
+  return 0;
+}
+
+static void hunlink(kindtab *t, entry *e) {
+  entry **pp = &t->buckets[bucket(t, e->obj)];
+
+  while (*pp != e)
+    pp = &(*pp)->hnext;
+  *pp = e->hnext;
+}
+
+/* ---- groups ------------------------------------------------------------- */
 
 /* The two parts of an object's index key: the namespace and the value of
  * the indexed field. */
@@ -133,83 +204,12 @@ static char *make_key(const char *ns, const char *v, char *buf, size_t *len,
   return k;
 }
 
-sb_world *sb_world_new(void) {
-  sb_world *w = calloc(1, sizeof(*w));
-  int k;
-
-  if (!w)
-    return NULL;
-  for (k = 1; k < SB_KIND__COUNT; k++) {
-    w->k[k].nss = sb_hmap_new(8);
-    if (!w->k[k].nss)
-      goto fail;
-    if (kind_indexed((sb_kind) k)) {
-      w->k[k].ix = sb_hmap_new(8);
-      if (!w->k[k].ix)
-        goto fail;
-    }
-  }
-  return w;
-
-fail:
-  sb_world_free(w);
-  return NULL;
-}
-
-static void nsgroup_free(nsgroup *g) {
-  if (!g)
-    return;
-  sb_hmap_free(g->names);
-  free(g);
-}
-
-void sb_world_free(sb_world *w) {
-  int k;
-
-  if (!w)
-    return;
-  for (k = 1; k < SB_KIND__COUNT; k++) {
-    kindtab *t = &w->k[k];
-    sb_hmap_iter it = {0};
-    entry *e, *next;
-    void *v;
-
-    for (e = t->head; e; e = next) {
-      next = e->next;
-      sb_obj_free(e->obj);
-      free(e);
-    }
-    if (t->nss) {
-      while (sb_hmap_next(t->nss, &it, NULL, NULL, &v))
-        nsgroup_free(v);
-      sb_hmap_free(t->nss);
-    }
-    if (t->ix) {
-      memset(&it, 0, sizeof(it));
-      while (sb_hmap_next(t->ix, &it, NULL, NULL, &v))
-        free(v);
-      sb_hmap_free(t->ix);
-    }
-  }
-  free(w);
-}
-
 static nsgroup *ns_find(const kindtab *t, const char *ns) {
   return sb_hmap_get(t->nss, ns, strlen(ns));
 }
 
-static entry *find(const sb_world *w, sb_kind kind, const char *ns,
-                   const char *name) {
-  nsgroup *g;
-
-  if (!w || !kind_ok(kind) || !name)
-    return NULL;
-  g = ns_find(&w->k[kind], str(ns));
-  return g ? sb_hmap_get(g->names, name, strlen(name)) : NULL;
-}
-
 /* Finds or creates the namespace group; *created says whether it is new
- * (and therefore must be dropped again if the insertion fails later). */
+ * (and must be dropped again if the insertion fails later). */
 static nsgroup *ns_get(kindtab *t, const char *ns, int *created) {
   nsgroup *g = ns_find(t, ns);
   size_t len = strlen(ns);
@@ -221,9 +221,8 @@ static nsgroup *ns_get(kindtab *t, const char *ns, int *created) {
   if (!g)
     return NULL;
   memcpy(g->ns, ns, len + 1);
-  g->names = sb_hmap_new(4);
-  if (!g->names || sb_hmap_put(t->nss, g->ns, len, g, NULL)) {
-    nsgroup_free(g);
+  if (sb_hmap_put(t->nss, g->ns, len, g, NULL)) {
+    free(g);
     return NULL;
   }
   *created = 1;
@@ -231,13 +230,14 @@ static nsgroup *ns_get(kindtab *t, const char *ns, int *created) {
 }
 
 static void ns_drop_if_empty(kindtab *t, nsgroup *g) {
-  if (g && !g->head && sb_hmap_count(g->names) == 0) {
+  if (g && !g->head) {
     sb_hmap_del(t->nss, g->ns, strlen(g->ns));
-    nsgroup_free(g);
+    free(g);
   }
 }
 
-/* Finds or creates the index group of obj. */
+/* Finds or creates the index group of obj (*created says whether it is
+ * new). NULL on ENOMEM. */
 static ixgroup *ix_get(kindtab *t, const sb_obj *obj, int *created) {
   const char *ns, *v;
   char buf[KEYBUF], *k;
@@ -300,25 +300,96 @@ static void ix_unlink(entry *e) {
     e->inext->iprev = e->iprev;
   else
     g->tail = e->iprev;
-  e->ig = NULL;
   e->iprev = e->inext = NULL;
+  e->ig = NULL;
+}
+
+/* Does obj belong to index group g? */
+static int ix_is(const sb_obj *obj, const ixgroup *g) {
+  const char *ns, *v;
+  size_t a;
+
+  index_parts(obj, &ns, &v);
+  a = strlen(ns);
+  return g->klen == a + 1 + strlen(v) && memcmp(g->key, ns, a) == 0 &&
+         strcmp(g->key + a + 1, v) == 0;
+}
+
+/* ---- the world ---------------------------------------------------------- */
+
+sb_world *sb_world_new(void) {
+  sb_world *w = calloc(1, sizeof(*w));
+  int k;
+
+  if (!w)
+    return NULL;
+  for (k = 1; k < SB_KIND__COUNT; k++) {
+    w->k[k].nss = sb_hmap_new(8);
+    if (!w->k[k].nss)
+      goto fail;
+    if (kind_indexed((sb_kind) k)) {
+      w->k[k].ix = sb_hmap_new(8);
+      if (!w->k[k].ix)
+        goto fail;
+    }
+  }
+  return w;
+
+fail:
+  sb_world_free(w);
+  return NULL;
+}
+
+void sb_world_free(sb_world *w) {
+  int k;
+
+  if (!w)
+    return;
+  for (k = 1; k < SB_KIND__COUNT; k++) {
+    kindtab *t = &w->k[k];
+    sb_hmap_iter it = {0};
+    entry *e, *next;
+    void *v;
+
+    for (e = t->head; e; e = next) {
+      next = e->next;
+      sb_obj_free(e->obj);
+      free(e);
+    }
+    free(t->buckets);
+    if (t->nss) {
+      while (sb_hmap_next(t->nss, &it, NULL, NULL, &v))
+        free(v);
+      sb_hmap_free(t->nss);
+    }
+    if (t->ix) {
+      memset(&it, 0, sizeof(it));
+      while (sb_hmap_next(t->ix, &it, NULL, NULL, &v))
+        free(v);
+      sb_hmap_free(t->ix);
+    }
+  }
+  free(w);
+}
+
+static entry *find(const sb_world *w, sb_kind kind, const char *ns,
+                   const char *name) {
+  if (!w || !kind_ok(kind) || !name)
+    return NULL;
+  ns = str(ns);
+  return hfind(&w->k[kind], ns, name, hash2(ns, name));
 }
 
 /* Replaces the object of an existing entry. */
-static int replace(kindtab *t, entry *e, nsgroup *g, sb_obj *obj,
-                   sb_obj **old) {
-  ixgroup *ng = NULL, *og = e->ig;
-  int created = 0;
+static int replace(kindtab *t, entry *e, sb_obj *obj, sb_obj **old) {
+  ixgroup *og = e->ig, *ng = NULL;
+  int created;
 
-  if (t->ix) {
+  if (og && !ix_is(obj, og)) {
     ng = ix_get(t, obj, &created);
     if (!ng)
       return SB_ENOMEM;
   }
-  /* The name map must borrow the new object's name from now on (the old
-   * object is about to be handed back or freed). Same key, so the map does
-   * not grow and this cannot fail. */
-  sb_hmap_put(g->names, obj->name, strlen(obj->name), e, NULL);
   t->bytes -= sb_obj_size(e->obj);
   t->bytes += sb_obj_size(obj);
   if (old)
@@ -326,7 +397,7 @@ static int replace(kindtab *t, entry *e, nsgroup *g, sb_obj *obj,
   else
     sb_obj_free(e->obj);
   e->obj = obj;
-  if (ng && ng != og) {
+  if (ng) {
     ix_unlink(e);
     ix_link(e, ng);
     ix_drop_if_empty(t, og);
@@ -335,10 +406,12 @@ static int replace(kindtab *t, entry *e, nsgroup *g, sb_obj *obj,
 }
 
 int sb_world_put(sb_world *w, sb_obj *obj, sb_obj **old) {
+  const char *ns;
   kindtab *t;
   nsgroup *g;
   ixgroup *ig = NULL;
   entry *e;
+  uint32_t h;
   int ns_new = 0, ix_new = 0;
 
   if (old)
@@ -346,13 +419,17 @@ int sb_world_put(sb_world *w, sb_obj *obj, sb_obj **old) {
   if (!w || !obj || !kind_ok(obj->kind) || !obj->name)
     return SB_EINVAL;
   t = &w->k[obj->kind];
-  g = ns_get(t, str(obj->ns), &ns_new);
+  ns = str(obj->ns);
+  h = hash2(ns, obj->name);
+  e = hfind(t, ns, obj->name, h);
+  if (e)
+    return replace(t, e, obj, old);
+
+  if (hgrow(t))
+    return SB_ENOMEM;
+  g = ns_get(t, ns, &ns_new);
   if (!g)
     return SB_ENOMEM;
-  e = sb_hmap_get(g->names, obj->name, strlen(obj->name));
-  if (e)
-    return replace(t, e, g, obj, old);
-
   e = calloc(1, sizeof(*e));
   if (!e)
     goto fail;
@@ -361,10 +438,10 @@ int sb_world_put(sb_world *w, sb_obj *obj, sb_obj **old) {
     if (!ig)
       goto fail;
   }
-  if (sb_hmap_put(g->names, obj->name, strlen(obj->name), e, NULL))
-    goto fail;
 
   e->obj = obj;
+  e->hnext = t->buckets[h & (t->nbuckets - 1)];
+  t->buckets[h & (t->nbuckets - 1)] = e;
   e->prev = t->tail;
   if (t->tail)
     t->tail->next = e;
@@ -385,8 +462,6 @@ int sb_world_put(sb_world *w, sb_obj *obj, sb_obj **old) {
 
 fail:
   free(e);
-  if (ix_new)
-    ix_drop_if_empty(t, ig);
   if (ns_new)
     ns_drop_if_empty(t, g);
   return SB_ENOMEM;
@@ -403,8 +478,8 @@ sb_obj *sb_world_take(sb_world *w, sb_kind kind, const char *ns,
   if (!e)
     return NULL;
   t = &w->k[kind];
-  g = ns_find(t, str(ns));
-  sb_hmap_del(g->names, name, strlen(name));
+  obj = e->obj;
+  hunlink(t, e);
   if (e->prev)
     e->prev->next = e->next;
   else
@@ -413,6 +488,7 @@ sb_obj *sb_world_take(sb_world *w, sb_kind kind, const char *ns,
     e->next->prev = e->prev;
   else
     t->tail = e->prev;
+  g = ns_find(t, str(obj->ns));
   if (e->nprev)
     e->nprev->nnext = e->nnext;
   else
@@ -421,12 +497,11 @@ sb_obj *sb_world_take(sb_world *w, sb_kind kind, const char *ns,
     e->nnext->nprev = e->nprev;
   else
     g->tail = e->nprev;
+  ns_drop_if_empty(t, g);
   ig = e->ig;
   ix_unlink(e);
   ix_drop_if_empty(t, ig);
-  ns_drop_if_empty(t, g);
   t->count--;
-  obj = e->obj;
   t->bytes -= sb_obj_size(obj);
   free(e);
   return obj;
