@@ -67,8 +67,9 @@ struct sb_world {
   kindtab k[SB_KIND__COUNT];
 };
 
-/* Stack room for composite index keys; longer ones are malloc'd. */
-#define KEYBUF 256
+/* Stack room for composite index keys: a namespace (63) and a name (253)
+ * always fit; only hand-written offline input could need malloc. */
+#define KEYBUF 512
 
 static int kind_ok(sb_kind kind) {
   return kind > SB_KIND_UNKNOWN && kind < SB_KIND__COUNT;

@@ -335,6 +335,12 @@ static void target_every_port(void **state) {
   TU_EQ(run(f, SB_KIND_TRAFFIC_TARGET, "t"),
         AP_HEAD("t-access", "t") "}," SELECTOR ",\"rules\":[{" PRINCIPALS
         "}]}}");
+  /* --istio-api v1beta1 moves the policy to security.istio.io/v1beta1. */
+  f->o.istio_api = SB_ISTIO_API_V1BETA1;
+  free(run(f, SB_KIND_TRAFFIC_TARGET, "t"));
+  assert_int_equal(f->out.nobjs, 1);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+      f->out.objs[0], "apiVersion")), "security.istio.io/v1beta1");
 }
 
 static void target_http_routes_on_tcp_ports(void **state) {
