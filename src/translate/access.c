@@ -48,7 +48,7 @@ static int ports_add(ports *p, int32_t port) {
   return 0;
 }
 
-static int add_match(sb__access *a, size_t *cap,
+static int add_match(sb__access *a, size_t *cap, size_t rule,
                      const sb_http_route_group *g, const sb_http_match *m) {
   size_t i;
 
@@ -65,6 +65,7 @@ static int add_match(sb__access *a, size_t *cap,
   }
   a->matches[a->nmatches].group = g;
   a->matches[a->nmatches].match = m;
+  a->matches[a->nmatches].rule = rule;
   a->nmatches++;
   return 0;
 }
@@ -84,8 +85,8 @@ static int subject_ok(sb__tx *t, const sb_subject *s, const char *path) {
 }
 
 /* An HTTPRouteGroup rule: the selected matches. */
-static int http_rule(sb__tx *t, const sb_tt_rule *r, const char *path,
-                     sb__access *a, size_t *cap) {
+static int http_rule(sb__tx *t, const sb_tt_rule *r, size_t ri,
+                     const char *path, sb__access *a, size_t *cap) {
   const sb_obj *o = sb__get(t, SB_KIND_HTTP_ROUTE_GROUP, t->src->ns,
                             r->name);
   const sb_http_route_group *g = (const sb_http_route_group *) o;
@@ -100,7 +101,7 @@ static int http_rule(sb__tx *t, const sb_tt_rule *r, const char *path,
   }
   if (r->nmatches == 0) {
     for (i = 0; i < g->nmatches; i++)
-      if (add_match(a, cap, g, &g->matches[i]))
+      if (add_match(a, cap, ri, g, &g->matches[i]))
         return SB_ENOMEM;
     return 0;
   }
@@ -114,7 +115,7 @@ static int http_rule(sb__tx *t, const sb_tt_rule *r, const char *path,
       a->invalid = 1;
       continue;
     }
-    if (add_match(a, cap, g, &g->matches[i]))
+    if (add_match(a, cap, ri, g, &g->matches[i]))
       return SB_ENOMEM;
   }
   return 0;
@@ -181,7 +182,7 @@ int sb__access_eval(sb__tx *t, const sb_traffic_target *tt, sb__access *a) {
     }
     if (strcmp(kind, "HTTPRouteGroup") == 0) {
       has_http = 1;
-      rc = http_rule(t, r, path, a, &cap);
+      rc = http_rule(t, r, i, path, a, &cap);
     } else if (strcmp(kind, "TCPRoute") == 0) {
       const sb_port_route *pr = (const sb_port_route *)
           sb__get(t, SB_KIND_TCP_ROUTE, tt->obj.ns, r->name);

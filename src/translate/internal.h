@@ -211,6 +211,7 @@ int sb__label_volatile(const char *key);
 typedef struct sb__access_match {
   const sb_http_route_group *group;
   const sb_http_match *match;
+  size_t rule;          /* index of the rule that selected it */
 } sb__access_match;
 
 typedef struct sb__access {

@@ -241,13 +241,15 @@ static void build_rules(sb__tx *t, const sb_traffic_target *tt,
   for (i = 0; a->http && i < a->nmatches; i++) {
     const sb__access_match *am = &a->matches[i];
     cJSON *op = NULL, *when = NULL;
+    char path[64];
     sb_buf what;
     int rc;
 
     sb_buf_init(&what, SB_BUF_UNLIMITED);
     sb__match_what(&what, am->group, am->match);
+    snprintf(path, sizeof(path), "spec.rules[%zu]", am->rule);
     rc = sb__convert_match_ap(t, am->match, ports, sb_buf_cstr(&what),
-                              "spec.rules", &op, &when);
+                              path, &op, &when);
     sb_buf_free(&what);
     if (rc < 0) {
       t->out->outcome = SB_OUTCOME_INVALID;

@@ -179,14 +179,15 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
     if (!matches)
       t->oom = 1;
     for (i = 0; matches && i < a.nmatches; i++) {
+      char path[64];
       sb_buf what;
       int all = 0;
 
       sb_buf_init(&what, SB_BUF_UNLIMITED);
       sb__match_what(&what, a.matches[i].group, a.matches[i].match);
+      snprintf(path, sizeof(path), "spec.rules[%zu]", a.matches[i].rule);
       if (sb__convert_match(t, SB__MATCH_ROUTE, a.matches[i].match,
-                            sb_buf_cstr(&what), "spec.rules", matches,
-                            &all))
+                            sb_buf_cstr(&what), path, matches, &all))
         bad = 1;
       sb_buf_free(&what);
     }

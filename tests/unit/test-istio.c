@@ -387,11 +387,11 @@ static void target_dropped_and_when(void **state) {
         "{\"key\":\"request.headers[x-version]\",\"values\":[\"beta*\"]}]"
         "}]}}");
   TU_EQ(tu_diags(&f->out),
-        "W MatchDropped spec.rules: HTTPRouteGroup shop/routes match "
+        "W MatchDropped spec.rules[0]: HTTPRouteGroup shop/routes match "
         "\"regex\": pathRegex \"/users/[0-9]+\" cannot be expressed in an "
         "Istio AuthorizationPolicy (exact, prefix* and *suffix paths only); "
         "the match is dropped, so what it would allow is denied\n"
-        "W MatchDropped spec.rules: HTTPRouteGroup shop/routes match "
+        "W MatchDropped spec.rules[0]: HTTPRouteGroup shop/routes match "
         "\"android\": the regex \".*Android.*\" of header user-agent cannot "
         "be expressed in an Istio AuthorizationPolicy (exact, prefix*, "
         "*suffix or presence only); the match is dropped, so what it would "
