@@ -239,8 +239,9 @@ done:
   sb__split_free(&s);
 }
 
-static const sb__route_flavor gateway_flavor = {
+const sb__route_flavor sb__gateway_flavor = {
   "gateway.networking.k8s.io/v1",
+  "gateway.networking.k8s.io",
   "",    /* the core group, as the Gateway API spec spells it */
   64,
   127,   /* "less than 128" over all rules */
@@ -248,5 +249,5 @@ static const sb__route_flavor gateway_flavor = {
 };
 
 void sb__gateway_split(sb__tx *t, const sb_traffic_split *ts) {
-  sb__split_routes(t, ts, &gateway_flavor);
+  sb__split_routes(t, ts, &sb__gateway_flavor);
 }

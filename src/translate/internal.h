@@ -271,11 +271,14 @@ void sb__gateway_split(sb__tx *t, const sb_traffic_split *ts);
  * (gateway.networking.k8s.io, parent group ""). */
 typedef struct sb__route_flavor {
   const char *api_version;
+  const char *group;         /* of the route itself, for references */
   const char *parent_group;
   size_t max_matches_rule;   /* per rule */
   size_t max_matches_total;  /* over all rules, the catch-all included */
   size_t max_rules;
 } sb__route_flavor;
+
+extern const sb__route_flavor sb__gateway_flavor;
 
 void sb__split_routes(sb__tx *t, const sb_traffic_split *ts,
                       const sb__route_flavor *f);

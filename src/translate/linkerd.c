@@ -35,11 +35,20 @@
 
 static const sb__route_flavor linkerd_flavor = {
   "policy.linkerd.io/v1beta3",
+  POLICY_GROUP,
   "core",  /* what Linkerd's docs and tools write for a Service parent */
   8,       /* the Linkerd CRD's maxItems for rule matches */
   128,
   16,
 };
+
+/* Inbound (per-route authorization) HTTPRoutes: Linkerd's own kind, or
+ * Gateway API's when `--routes gateway-api` asked for Gateway API types
+ * (Linkerd reads both, and policies may target both). */
+static const sb__route_flavor *inbound_flavor(const sb__tx *t) {
+  return t->o->routes == SB_ROUTES_GATEWAY_API ? &sb__gateway_flavor
+                                               : &linkerd_flavor;
+}
 
 /* ---- TrafficSplit ------------------------------------------------------- */
 
@@ -139,16 +148,17 @@ static int covered_ports(sb__tx *t, const sb_traffic_target *tt,
   return 0;
 }
 
-static void auth_ref(sb__tx *t, cJSON *parent, const char *key,
-                     const char *kind, const char *name) {
-  cJSON *r = key ? sb__jobj(t, parent, key) : sb__jobj(t, parent, NULL);
+static void ref(sb__tx *t, cJSON *parent, const char *key,
+                const char *group, const char *kind, const char *name) {
+  cJSON *r = sb__jobj(t, parent, key);
 
-  sb__jstr(t, r, "group", POLICY_GROUP);
+  sb__jstr(t, r, "group", group);
   sb__jstr(t, r, "kind", kind);
   sb__jstr(t, r, "name", name);
 }
 
 static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
+  const sb__route_flavor *in = inbound_flavor(t);
   const sb_obj *owner = t->src;
   char mtls[SB__NAME_MAX + 1];
   cJSON *o, *refs, *matches = NULL;
@@ -227,13 +237,14 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
     }
     if (a.http) {
       cJSON *mcopy = cJSON_Duplicate(matches, 1);
-      o = sb__object(t, linkerd_flavor.api_version, "HTTPRoute", name,
-                     tt->obj.ns, &owner, 1, 1);
+      o = sb__object(t, in->api_version, "HTTPRoute", name, tt->obj.ns,
+                     &owner, 1, 1);
       spec = sb__jobj(t, o, "spec");
-      auth_ref(t, sb__jarr(t, spec, "parentRefs"), NULL, "Server", server);
+      ref(t, sb__jarr(t, spec, "parentRefs"), NULL, POLICY_GROUP, "Server",
+          server);
       if (!mcopy)
         t->oom = 1;
-      else if (sb__route_rules(t, &linkerd_flavor,
+      else if (sb__route_rules(t, in,
                                sb__jarr(t, spec, "rules"), mcopy, NULL, 0, 0,
                                "spec.rules") < 0)
         t->out->outcome = SB_OUTCOME_INVALID;
@@ -245,10 +256,12 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
     o = sb__object(t, "policy.linkerd.io/v1alpha1", "AuthorizationPolicy",
                    name, tt->obj.ns, &owner, 1, 1);
     spec = sb__jobj(t, o, "spec");
-    auth_ref(t, spec, "targetRef", a.http ? "HTTPRoute" : "Server",
-             a.http ? name : server);
-    auth_ref(t, sb__jarr(t, spec, "requiredAuthenticationRefs"), NULL,
-             "MeshTLSAuthentication", mtls);
+    if (a.http)
+      ref(t, spec, "targetRef", in->group, "HTTPRoute", name);
+    else
+      ref(t, spec, "targetRef", POLICY_GROUP, "Server", server);
+    ref(t, sb__jarr(t, spec, "requiredAuthenticationRefs"), NULL,
+        POLICY_GROUP, "MeshTLSAuthentication", mtls);
     sb__push(t, o);
   }
   if (a.http && nports)
@@ -368,6 +381,7 @@ static int target_needs(sb__tx *t, const sb_traffic_target *tt,
 }
 
 static void linkerd_sa(sb__tx *t, const char *ns, const char *sa) {
+  const sb__route_flavor *in = inbound_flavor(t);
   targets l = {0};
   target_need *needs = NULL;
   int32_t *all = NULL;
@@ -456,10 +470,11 @@ static void linkerd_sa(sb__tx *t, const char *ns, const char *sa) {
     sb__push(t, o);
     if (routes && whole) {
       cJSON *path;
-      o = sb__object(t, linkerd_flavor.api_version, "HTTPRoute", name, ns,
+      o = sb__object(t, in->api_version, "HTTPRoute", name, ns,
                      owners, n, 1);
       spec = sb__jobj(t, o, "spec");
-      auth_ref(t, sb__jarr(t, spec, "parentRefs"), NULL, "Server", name);
+      ref(t, sb__jarr(t, spec, "parentRefs"), NULL, POLICY_GROUP, "Server",
+          name);
       path = sb__jobj(t, sb__jobj(t, sb__jarr(t, sb__jobj(t, sb__jarr(
                  t, spec, "rules"), NULL), "matches"), NULL), "path");
       sb__jstr(t, path, "type", "PathPrefix");

@@ -582,16 +582,21 @@ static const sb_gvk istio_gw_v1beta1[] = {
 };
 
 #define LINKERD_AUTHZ                                                       \
-  {"policy.linkerd.io", "v1beta3", "HTTPRoute", "httproutes"},              \
   {"policy.linkerd.io", "v1beta3", "Server", "servers"},                    \
   {"policy.linkerd.io", "v1alpha1", "AuthorizationPolicy",                  \
    "authorizationpolicies"},                                                \
   {"policy.linkerd.io", "v1alpha1", "MeshTLSAuthentication",                \
    "meshtlsauthentications"}
 
-static const sb_gvk linkerd_native[] = {LINKERD_AUTHZ};
+/* The policy HTTPRoute is written for splits and for per-route access;
+ * in the ServiceProfile mode for the latter only. */
+static const sb_gvk linkerd_native[] = {
+  {"policy.linkerd.io", "v1beta3", "HTTPRoute", "httproutes"},
+  LINKERD_AUTHZ,
+};
 static const sb_gvk linkerd_sp[] = {
   {"linkerd.io", "v1alpha2", "ServiceProfile", "serviceprofiles"},
+  {"policy.linkerd.io", "v1beta3", "HTTPRoute", "httproutes"},
   LINKERD_AUTHZ,
 };
 static const sb_gvk linkerd_gw[] = {

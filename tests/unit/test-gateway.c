@@ -175,6 +175,48 @@ static void targets_keep_native_authorization(void **state) {
       f->out.objs[1], "apiVersion")), "policy.linkerd.io/v1alpha1");
 }
 
+/* With Linkerd, the per-route authorization routes are Gateway API
+ * HTTPRoutes too (Linkerd reads both kinds; its policies target both). */
+static void linkerd_inbound_routes(void **state) {
+  fixture *f = *state;
+  sb_http_route_group *g = tu_hrg("shop", "g");
+
+  f->o.mesh = SB_MESH_LINKERD;
+  tu_hrg_match(g, "m", "/metrics$", "GET", "");
+  put(f, g);
+  put(f, tu_pod("shop", "p", "web", NULL, "app=web", "8080"));
+  put(f, tu_ports_route(SB_KIND_TCP_ROUTE, "shop", "all", ""));
+  put(f, tu_target("shop", "prom", "web", "mon/prom", "HTTPRouteGroup:g"));
+  put(f, tu_target("shop", "full", "web", "shop/c", "TCPRoute:all"));
+  free(run(f, SB_KIND_TRAFFIC_TARGET, "prom"));
+  assert_int_equal(f->out.nobjs, 3);
+  {
+    char *s = cJSON_PrintUnformatted(f->out.objs[1]);
+    assert_string_equal(s,
+        "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":"
+        "\"HTTPRoute\",\"metadata\":{\"name\":\"prom-access-8080\","
+        "\"namespace\":\"shop\"," LABELS("TrafficTarget", "prom") "},"
+        "\"spec\":{\"parentRefs\":[{\"group\":\"policy.linkerd.io\","
+        "\"kind\":\"Server\",\"name\":\"web-sa-8080\"}],\"rules\":[{"
+        "\"matches\":[{\"path\":{\"type\":\"Exact\",\"value\":"
+        "\"/metrics\"},\"method\":\"GET\"}]}]}}");
+    free(s);
+    s = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(
+        f->out.objs[2], "spec"), "targetRef"));
+    assert_string_equal(s, "{\"group\":\"gateway.networking.k8s.io\","
+                        "\"kind\":\"HTTPRoute\",\"name\":"
+                        "\"prom-access-8080\"}");
+    free(s);
+  }
+  /* The catch-all of the shared Server is a Gateway API route as well. */
+  free(run(f, SB_KIND_SERVICE_ACCOUNT, "web"));
+  assert_int_equal(f->out.nobjs, 2);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+      f->out.objs[1], "apiVersion")), "gateway.networking.k8s.io/v1");
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+      f->out.objs[1], "kind")), "HTTPRoute");
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -183,6 +225,7 @@ int main(void) {
     T(split_matches_limits),
     T(split_with_matches_exact_output),
     T(targets_keep_native_authorization),
+    T(linkerd_inbound_routes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,9 +77,10 @@ static void output_kinds(void **state) {
         "(authorizationpolicies) "
         "policy.linkerd.io/v1alpha1/MeshTLSAuthentication"
         "(meshtlsauthentications)");
+  /* Gateway API routes replace Linkerd's own, inbound ones included; the
+   * ServiceProfile mode does not apply. */
   TU_EQ(kinds(SB_MESH_LINKERD, SB_ROUTES_GATEWAY_API, SB_ISTIO_API_V1, 1),
         "gateway.networking.k8s.io/v1/HTTPRoute(httproutes) "
-        "policy.linkerd.io/v1beta3/HTTPRoute(httproutes) "
         "policy.linkerd.io/v1beta3/Server(servers) "
         "policy.linkerd.io/v1alpha1/AuthorizationPolicy"
         "(authorizationpolicies) "
