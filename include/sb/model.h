@@ -197,7 +197,8 @@ typedef struct sb_service_account {
 /* ---- parsing ------------------------------------------------------------ */
 
 /* Which kind a JSON object is, from apiVersion and kind; SB_KIND_UNKNOWN for
- * anything smi-bridge does not read. Sets *version (v1alphaN -> N); 0 when
+ * anything smi-bridge does not read. Sets *version (may be NULL) to N for
+ * v1alphaN, or to 0 when
  * the group and kind are ours but the version is not one we read
  * (sb_model_parse then reports "unsupported version"). */
 sb_kind sb_model_detect(const cJSON *json, int *version);

@@ -12,6 +12,7 @@
  * unchanged in both passes; only the helpers here know the difference.
  */
 #include "parse.h"
+#include "sb/kname.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -392,53 +393,11 @@ int sb__string_map(sb__pctx *c, const cJSON *map, const char *path,
 
 /* ---- names --------------------------------------------------------------- */
 
-static int is_lower_alnum(int ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-/* One label of [a-z0-9]([-a-z0-9]*[a-z0-9])? of n bytes. */
-static int is_label(const char *s, size_t n) {
-  size_t i;
-
-  if (n == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
-    return 0;
-  for (i = 1; i + 1 < n; i++)
-    if (!is_lower_alnum(s[i]) && s[i] != '-')
-      return 0;
-  return 1;
-}
-
-int sb__is_dns1123_label(const char *s) {
-  size_t n = strlen(s);
-
-  return n <= 63 && is_label(s, n);
-}
-
-int sb__is_dns1123_subdomain(const char *s) {
-  const char *dot;
-  size_t n = strlen(s);
-
-  if (n == 0 || n > 253)
-    return 0;
-  for (;;) {
-    dot = strchr(s, '.');
-    if (!is_label(s, dot ? (size_t) (dot - s) : strlen(s)))
-      return 0;
-    if (!dot)
-      return 1;
-    s = dot + 1;
-  }
-}
-
-int sb__is_dns1035_label(const char *s) {
-  return sb__is_dns1123_label(s) && s[0] >= 'a' && s[0] <= 'z';
-}
-
 int sb__check_subdomain(sb__pctx *c, const cJSON *node, const char *path,
                         const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb__is_dns1123_subdomain(s))
+  if (sb_is_dns1123_subdomain(s))
     return 1;
   if (!*s)
     sb__err(c, node, path, "must not be empty");
@@ -454,7 +413,7 @@ int sb__check_label(sb__pctx *c, const cJSON *node, const char *path,
                     const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb__is_dns1123_label(s))
+  if (sb_is_dns1123_label(s))
     return 1;
   if (!*s)
     sb__err(c, node, path, "must not be empty");
@@ -470,7 +429,7 @@ int sb__check_service_name(sb__pctx *c, const cJSON *node, const char *path,
                            const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb__is_dns1035_label(s))
+  if (sb_is_dns1035_label(s))
     return 1;
   if (!*s)
     sb__err(c, node, path, "must not be empty");
@@ -574,8 +533,10 @@ sb_kind sb_model_detect(const cJSON *json, int *version) {
   const char *slash;
   const struct group *g;
   sb_kind k = sb_kind_from_name(str_member(json, "kind"));
-  int v;
+  int v, unused;
 
+  if (!version)
+    version = &unused;
   *version = 0;
   if (k == SB_KIND_UNKNOWN || !av)
     return SB_KIND_UNKNOWN;

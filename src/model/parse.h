@@ -111,9 +111,6 @@ int sb__string_map(sb__pctx *c, const cJSON *map, const char *path,
 
 /* ---- names --------------------------------------------------------------- */
 
-int sb__is_dns1123_label(const char *s);
-int sb__is_dns1123_subdomain(const char *s);
-int sb__is_dns1035_label(const char *s);
 /* Reports an error unless s is a valid object name / namespace / Service
  * name; returns 1 when valid. */
 int sb__check_subdomain(sb__pctx *c, const cJSON *node, const char *path,

@@ -8,6 +8,7 @@
  * clients actually write for a Service in the split's own namespace.
  */
 #include "parse.h"
+#include "sb/kname.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,12 +41,12 @@ static size_t service_ref(sb__pctx *c, const cJSON *node, const char *path,
   }
   if (n >= 4 && !*part[n - 1])
     n--;  /* an absolute name: "web.shop.svc.cluster.local." */
-  if (!sb__is_dns1035_label(part[0]) || !sb__is_dns1123_label(part[1]))
+  if (!sb_is_dns1035_label(part[0]) || !sb_is_dns1123_label(part[1]))
     goto bad;
   if (n >= 3 && strcmp(part[2], "svc") != 0)
     goto bad;
   for (i = 3; i < n; i++)
-    if (!sb__is_dns1123_label(part[i]))
+    if (!sb_is_dns1123_label(part[i]))
       goto bad;
   if (*c->ns && strcmp(part[1], c->ns) != 0) {
     sb__err(c, node, path, "%s names namespace %s but the TrafficSplit is "

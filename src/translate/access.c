@@ -87,7 +87,7 @@ static int subject_ok(sb__tx *t, const sb_subject *s, const char *path) {
 /* An HTTPRouteGroup rule: the selected matches. */
 static int http_rule(sb__tx *t, const sb_tt_rule *r, size_t ri,
                      const char *path, sb__access *a, size_t *cap) {
-  const sb_obj *o = sb__get(t, SB_KIND_HTTP_ROUTE_GROUP, t->src->ns,
+  const sb_obj *o = sb__tx_get(t, SB_KIND_HTTP_ROUTE_GROUP, t->src->ns,
                             r->name);
   const sb_http_route_group *g = (const sb_http_route_group *) o;
   size_t i, j;
@@ -185,7 +185,7 @@ int sb__access_eval(sb__tx *t, const sb_traffic_target *tt, sb__access *a) {
       rc = http_rule(t, r, i, path, a, &cap);
     } else if (strcmp(kind, "TCPRoute") == 0) {
       const sb_port_route *pr = (const sb_port_route *)
-          sb__get(t, SB_KIND_TCP_ROUTE, tt->obj.ns, r->name);
+          sb__tx_get(t, SB_KIND_TCP_ROUTE, tt->obj.ns, r->name);
       size_t j;
 
       has_tcp = 1;

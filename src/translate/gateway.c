@@ -164,7 +164,7 @@ void sb__split_routes(sb__tx *t, const sb_traffic_split *ts,
       }
     }
   }
-  root = (const sb_service *) sb__get(t, SB_KIND_SERVICE, ts->obj.ns,
+  root = (const sb_service *) sb__tx_get(t, SB_KIND_SERVICE, ts->obj.ns,
                                       ts->root);
   for (i = 0; i < ts->nbackends; i++)
     sb__dep(t, SB_DEP_OBJECT, SB_KIND_SERVICE, ts->obj.ns,

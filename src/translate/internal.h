@@ -19,6 +19,7 @@
 
 #include "sb/buf.h"
 #include "sb/common.h"
+#include "sb/kname.h"
 #include "sb/translate.h"
 
 /* ---- one translation ---------------------------------------------------- */
@@ -48,7 +49,7 @@ int sb__cmp_int32(const void *a, const void *b);
 void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
              const char *name);
 /* sb_world_get plus an SB_DEP_OBJECT dependency, present or not. */
-const sb_obj *sb__get(sb__tx *t, sb_kind kind, const char *ns,
+const sb_obj *sb__tx_get(sb__tx *t, sb_kind kind, const char *ns,
                       const char *name);
 
 /* ---- JSON building (sticky errors) -------------------------------------- */
@@ -88,8 +89,6 @@ int sb__name(char out[SB__NAME_MAX + 1], const char *src, const char *tag,
              int32_t part);
 /* The first SB__HASH_HEX hex digits of SHA-256(s). */
 int sb__hash_hex(const char *s, size_t n, char out[SB__HASH_HEX + 1]);
-int sb__is_dns1123_subdomain(const char *s);
-int sb__is_label_value(const char *s);
 /* "<svc>.<ns>.svc.<cluster domain>" into b. */
 int sb__fqdn(sb_buf *b, const char *svc, const char *ns, const char *cd);
 

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "internal.h"
+#include "sb/kname.h"
 #include "sb/err.h"
 
 static int is_alnum_lower(char c) {
@@ -28,43 +29,6 @@ static int is_alnum_lower(char c) {
 
 static int is_alnum(char c) {
   return is_alnum_lower(c) || (c >= 'A' && c <= 'Z');
-}
-
-int sb__is_dns1123_subdomain(const char *s) {
-  size_t n = s ? strlen(s) : 0, i, label = 0;
-
-  if (n == 0 || n > 253)
-    return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '.') {
-      /* a label must start and end with an alphanumeric */
-      if (label == 0 || s[i - 1] == '-')
-        return 0;
-      label = 0;
-      continue;
-    }
-    if (!is_alnum_lower(c) && c != '-')
-      return 0;
-    if (label == 0 && c == '-')
-      return 0;
-    if (++label > 63)
-      return 0;
-  }
-  return s[n - 1] != '-';
-}
-
-int sb__is_label_value(const char *s) {
-  size_t n = s ? strlen(s) : 0, i;
-
-  if (n == 0)
-    return 1;
-  if (n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-    return 0;
-  for (i = 0; i < n; i++)
-    if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-      return 0;
-  return 1;
 }
 
 int sb__hash_hex(const char *s, size_t n, char out[SB__HASH_HEX + 1]) {
@@ -128,7 +92,7 @@ int sb__name(char out[SB__NAME_MAX + 1], const char *src, const char *tag,
     sb_buf_free(&b);
     return SB_ENOMEM;
   }
-  if (b.len <= SB__NAME_MAX && sb__is_dns1123_subdomain(sb_buf_cstr(&b))) {
+  if (b.len <= SB__NAME_MAX && sb_is_dns1123_subdomain(sb_buf_cstr(&b))) {
     memcpy(out, sb_buf_cstr(&b), b.len + 1);
   } else {
     /* Only [a-z0-9-] in a hashed name: always a DNS-1123 label. */
@@ -141,7 +105,7 @@ int sb__name(char out[SB__NAME_MAX + 1], const char *src, const char *tag,
 int sb_label_value(const char *name, char out[64]) {
   if (!name)
     return SB_EINVAL;
-  if (sb__is_label_value(name)) {
+  if (sb_is_label_value(name)) {
     memcpy(out, name, strlen(name) + 1);
     return 0;
   }

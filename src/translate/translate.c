@@ -152,7 +152,7 @@ void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
   out->ndeps++;
 }
 
-const sb_obj *sb__get(sb__tx *t, sb_kind kind, const char *ns,
+const sb_obj *sb__tx_get(sb__tx *t, sb_kind kind, const char *ns,
                       const char *name) {
   sb__dep(t, SB_DEP_OBJECT, kind, ns, name);
   return name ? sb_world_get(t->w, kind, ns, name) : NULL;
@@ -378,7 +378,7 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
       invalid = 1;
       continue;
     }
-    g = sb__get(t, SB_KIND_HTTP_ROUTE_GROUP, ts->obj.ns, m->name);
+    g = sb__tx_get(t, SB_KIND_HTTP_ROUTE_GROUP, ts->obj.ns, m->name);
     if (!g) {
       sb__err(t, SB_REASON_MISSING, path, "needs HTTPRouteGroup %s/%s, "
               "which is not known (create it, or pass it with -f)",
@@ -420,7 +420,7 @@ int sb_translate(const sb_world *w, const sb_key *key,
   switch (key->kind) {
   case SB_KIND_TRAFFIC_SPLIT:
   case SB_KIND_TRAFFIC_TARGET:
-    t.src = sb__get(&t, key->kind, key->ns, key->name);
+    t.src = sb__tx_get(&t, key->kind, key->ns, key->name);
     if (!t.src)
       break;  /* gone: nothing is desired, the rest is pruned */
     t.loc = sb_obj_loc(t.src);

@@ -46,7 +46,7 @@ static void long_names_are_hashed(void **state) {
   assert_int_equal(strlen(out), 63);
   assert_int_equal(strncmp(out, src, 52), 0);
   assert_string_equal(out + 52, "-8f5176fbd6");
-  assert_true(sb__is_dns1123_subdomain(out));
+  assert_true(sb_is_dns1123_subdomain(out));
 
   memset(src, 'b', 58);
   src[58] = '\0';
@@ -71,7 +71,7 @@ static void invalid_sources_become_valid(void **state) {
   /* Possible only with hand-written offline input. */
   assert_int_equal(sb__name(out, "Web_App", "split", 0), 0);
   assert_string_equal(out, "web-app-split-079a9a3ff4");
-  assert_true(sb__is_dns1123_subdomain(out));
+  assert_true(sb_is_dns1123_subdomain(out));
 
   /* A cut that would end on a dot or a dash is trimmed. */
   memset(src, 'x', 51);
@@ -80,7 +80,7 @@ static void invalid_sources_become_valid(void **state) {
   src[72] = '\0';
   assert_int_equal(sb__name(out, src, "split", 0), 0);
   assert_true(strlen(out) <= 63);
-  assert_true(sb__is_dns1123_subdomain(out));
+  assert_true(sb_is_dns1123_subdomain(out));
   assert_null(strstr(out, "--"));
   assert_null(strchr(out, '.'));
 
@@ -93,17 +93,17 @@ static void invalid_sources_become_valid(void **state) {
 
 static void dns1123(void **state) {
   (void) state;
-  assert_true(sb__is_dns1123_subdomain("a"));
-  assert_true(sb__is_dns1123_subdomain("a-b.c-d"));
-  assert_true(sb__is_dns1123_subdomain("0abc"));
-  assert_false(sb__is_dns1123_subdomain(""));
-  assert_false(sb__is_dns1123_subdomain("-a"));
-  assert_false(sb__is_dns1123_subdomain("a-"));
-  assert_false(sb__is_dns1123_subdomain("a.-b"));
-  assert_false(sb__is_dns1123_subdomain("a-.b"));
-  assert_false(sb__is_dns1123_subdomain("a..b"));
-  assert_false(sb__is_dns1123_subdomain("A"));
-  assert_false(sb__is_dns1123_subdomain("a_b"));
+  assert_true(sb_is_dns1123_subdomain("a"));
+  assert_true(sb_is_dns1123_subdomain("a-b.c-d"));
+  assert_true(sb_is_dns1123_subdomain("0abc"));
+  assert_false(sb_is_dns1123_subdomain(""));
+  assert_false(sb_is_dns1123_subdomain("-a"));
+  assert_false(sb_is_dns1123_subdomain("a-"));
+  assert_false(sb_is_dns1123_subdomain("a.-b"));
+  assert_false(sb_is_dns1123_subdomain("a-.b"));
+  assert_false(sb_is_dns1123_subdomain("a..b"));
+  assert_false(sb_is_dns1123_subdomain("A"));
+  assert_false(sb_is_dns1123_subdomain("a_b"));
 }
 
 static void label_values(void **state) {
@@ -122,16 +122,16 @@ static void label_values(void **state) {
   assert_int_equal(sb_label_value(name, out), 0);
   assert_int_equal(strlen(out), 63);
   assert_string_equal(out + 52, "-c71bd10922");
-  assert_true(sb__is_label_value(out));
+  assert_true(sb_is_label_value(out));
   /* Must start with an alphanumeric. */
   assert_int_equal(sb_label_value("-x", out), 0);
   assert_string_equal(out, "x-a420962426");
-  assert_true(sb__is_label_value(out));
+  assert_true(sb_is_label_value(out));
   assert_int_equal(sb_label_value(NULL, out), SB_EINVAL);
 
-  assert_true(sb__is_label_value("a"));
-  assert_false(sb__is_label_value("a-"));
-  assert_false(sb__is_label_value("a/b"));
+  assert_true(sb_is_label_value("a"));
+  assert_false(sb_is_label_value("a-"));
+  assert_false(sb_is_label_value("a/b"));
 }
 
 static void fqdn(void **state) {
