@@ -256,3 +256,40 @@ def names(resource, ns, selector=None):
         args += ["-l", selector]
     out = json.loads(h.kubectl(*args).stdout)
     return sorted(i["metadata"]["name"] for i in out.get("items", []))
+
+
+# ---- fixtures of cluster objects --------------------------------------------
+
+def service_yaml(name, ports, selector=None):
+    ps = "\n".join("  - name: p%d\n    port: %d\n    targetPort: %d"
+                   % (p, p, p) for p in ports)
+    sel = selector or {"app": name}
+    sels = "\n".join("    %s: %s" % (k, v) for k, v in sel.items())
+    return ("apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n"
+            "  selector:\n%s\n  ports:\n%s\n" % (name, sels, ps))
+
+
+def services(ns, names, ports=(8080,)):
+    h.apply("---\n".join(service_yaml(n, ports) for n in names), ns)
+
+
+def pod_yaml(name, sa, labels, ports=(8080,)):
+    ls = "\n".join("    %s: %s" % (k, v) for k, v in labels.items())
+    ps = "\n".join("    - containerPort: %d" % p for p in ports)
+    return ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  labels:\n%s\n"
+            "spec:\n  serviceAccountName: %s\n  containers:\n  - name: app\n"
+            "    image: app:1\n    ports:\n%s\n" % (name, ls, sa, ps))
+
+
+def service_account(ns, name):
+    p = h.kubectl("create", "serviceaccount", name, "-n", ns, check=False)
+    if p.returncode != 0 and "AlreadyExists" not in p.stderr:
+        h.fail("cannot create ServiceAccount %s/%s: %s" % (ns, name,
+                                                           p.stderr))
+
+
+def pods(ns, specs):
+    """specs: [(name, sa, labels)]; creates the ServiceAccounts too."""
+    for sa in sorted({s[1] for s in specs}):
+        service_account(ns, sa)
+    h.apply("---\n".join(pod_yaml(n, sa, l) for n, sa, l in specs), ns)
