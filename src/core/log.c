@@ -99,44 +99,33 @@ static void add_field(sb_buf *b, const char *key, size_t klen,
     sb_buf_add(b, val, vlen);
 }
 
-/* Formats the value part of one field (literal text around at most one
- * conversion) into out. Returns 1 if the value is a bare number. */
-static int format_value(const char *v, size_t vlen, va_list *ap,
-                        char *out, size_t outsz) {
+/* Formats one conversion starting at p (just after '%') into out, taking
+ * its argument from ap; returns the position after it. *numeric tells
+ * whether the conversion printed a number. */
+static const char *format_one(const char *p, const char *end, va_list *ap,
+                              sb_buf *out, int *numeric) {
   char spec[32], piece[512];
-  const char *pct = memchr(v, '%', vlen);
-  size_t pre, sl = 0, used;
-  const char *p;
-  int numeric = 0, lng = 0;
+  size_t sl = 0;
+  int lng = 0;
   char conv;
 
-  if (!pct) {
-    snprintf(out, outsz, "%.*s", (int) vlen, v);
-    return 0;
-  }
-  pre = (size_t) (pct - v);
-  p = pct + 1;
-  if (p < v + vlen && *p == '%') {
-    snprintf(out, outsz, "%.*s%%%.*s", (int) pre, v,
-             (int) (vlen - pre - 2), p + 1);
-    return 0;
-  }
   spec[sl++] = '%';
-  while (p < v + vlen && strchr("-+ #0123456789.*", *p) && sl < 20)
+  while (p < end && strchr("-+ #0123456789.", *p) && sl < 20)
     spec[sl++] = *p++;
-  while (p < v + vlen && strchr("hlzjt", *p) && sl < 24) {
+  while (p < end && strchr("hlzjt", *p) && sl < 24) {
     if (*p == 'l')
       lng++;
     else if (*p == 'z' || *p == 'j' || *p == 't')
       lng = 3;
     spec[sl++] = *p++;
   }
-  conv = p < v + vlen ? *p++ : 's';
+  conv = p < end ? *p++ : 's';
   spec[sl++] = conv;
   spec[sl] = '\0';
+  *numeric = 0;
   switch (conv) {
   case 'd': case 'i':
-    numeric = 1;
+    *numeric = 1;
     if (lng == 3)
       snprintf(piece, sizeof(piece), spec, va_arg(*ap, ssize_t));
     else if (lng == 2)
@@ -147,7 +136,7 @@ static int format_value(const char *v, size_t vlen, va_list *ap,
       snprintf(piece, sizeof(piece), spec, va_arg(*ap, int));
     break;
   case 'u': case 'x': case 'X': case 'o':
-    numeric = conv == 'u';
+    *numeric = conv == 'u';
     if (lng == 3)
       snprintf(piece, sizeof(piece), spec, va_arg(*ap, size_t));
     else if (lng == 2)
@@ -158,7 +147,7 @@ static int format_value(const char *v, size_t vlen, va_list *ap,
       snprintf(piece, sizeof(piece), spec, va_arg(*ap, unsigned));
     break;
   case 'f': case 'g': case 'e':
-    numeric = 1;
+    *numeric = 1;
     snprintf(piece, sizeof(piece), spec, va_arg(*ap, double));
     break;
   case 'c':
@@ -168,21 +157,44 @@ static int format_value(const char *v, size_t vlen, va_list *ap,
     snprintf(piece, sizeof(piece), spec, va_arg(*ap, void *));
     break;
   default: {
-    const char *s = va_arg(*ap, const char *);
-    snprintf(piece, sizeof(piece), spec, s ? s : "<nil>");
+    const char *str = va_arg(*ap, const char *);
+    snprintf(piece, sizeof(piece), spec, str ? str : "<nil>");
     break;
   }
   }
-  used = (size_t) (p - v);
-  if (pre || used < vlen)
-    numeric = 0;
-  snprintf(out, outsz, "%.*s%s%.*s", (int) pre, v, piece,
-           (int) (vlen - used), p);
-  return numeric;
+  sb_buf_adds(out, piece);
+  return p;
+}
+
+/* Formats the value part of one field (literal text and conversions) into
+ * out. Returns 1 if the value is exactly one number (bare in JSON). */
+static int format_value(const char *v, size_t vlen, va_list *ap,
+                        sb_buf *out) {
+  const char *p = v, *end = v + vlen;
+  int convs = 0, literal = 0, numeric = 0;
+
+  while (p < end) {
+    if (*p != '%') {
+      sb_buf_addc(out, *p++);
+      literal = 1;
+      continue;
+    }
+    p++;
+    if (p < end && *p == '%') {
+      sb_buf_addc(out, '%');
+      p++;
+      literal = 1;
+      continue;
+    }
+    p = format_one(p, end, ap, out, &numeric);
+    convs++;
+  }
+  return convs == 1 && !literal && numeric;
 }
 
 void sb__log(int level, const char *msg, const char *fields, ...) {
-  char ts[40], val[1024];
+  char ts[80];
+  sb_buf val;
   struct timeval tv;
   struct tm tm;
   va_list ap;
@@ -206,6 +218,7 @@ void sb__log(int level, const char *msg, const char *fields, ...) {
     sb_buf_addf(&b, "time=%s level=%s msg=", ts, level_name(level));
     add_json_string(&b, msg, strlen(msg));
   }
+  sb_buf_init(&val, 4096);
   va_start(ap, fields);
   while (f && *f) {
     const char *end, *eq;
@@ -223,12 +236,14 @@ void sb__log(int level, const char *msg, const char *fields, ...) {
       f = end;
       continue;
     }
-    numeric = format_value(eq + 1, (size_t) (end - eq - 1), &ap, val,
-                           sizeof(val));
-    add_field(&b, f, (size_t) (eq - f), val, strlen(val), numeric);
+    sb_buf_reset(&val);
+    numeric = format_value(eq + 1, (size_t) (end - eq - 1), &ap, &val);
+    add_field(&b, f, (size_t) (eq - f), sb_buf_cstr(&val), val.len,
+              numeric);
     f = end;
   }
   va_end(ap);
+  sb_buf_free(&val);
   sb_buf_adds(&b, sink.format == SB_LOG_JSON ? "}\n" : "\n");
   if (b.len) {
     ssize_t n = write(sink.fd, b.data, b.len);
