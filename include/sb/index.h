@@ -62,4 +62,16 @@ int sb_index_affected(const sb_index *ix, const sb_change *c,
 
 size_t sb_index_keys(const sb_index *ix);
 
+/* The keys a change names by itself, which no recorded dependency can
+ * know about (a new TrafficSplit, an orphan found at start-up): for an SMI
+ * object, sb_translate_keys_of of its old and of its new version; for an
+ * INVALID change of a TrafficSplit or TrafficTarget, its own key; for a
+ * generated object managed by smi-bridge (old or new), the key its source
+ * labels name (the full name from the annotation when the label is
+ * hashed). The controller enqueues these and sb_index_affected's keys;
+ * each key is reported once per call, in strcmp order. 0, SB_EINVAL or
+ * SB_ENOMEM (then fn was not called). */
+int sb_index_keys_of_change(const sb_change *c, const sb_translate_opts *o,
+                            sb_index_fn fn, void *arg);
+
 #endif
