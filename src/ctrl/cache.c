@@ -55,7 +55,7 @@ static size_t alloc_cost(size_t n) {
  * shared by many objects and left out. */
 #define WORLD_ENTRY_COST (80 + SLOT_COST)
 
-/* ---- small helpers ------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------ */
 
 static const cJSON *jget(const cJSON *o, const char *k) {
   return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
@@ -120,7 +120,7 @@ static void ckey_done(ckey *k) {
     free(k->p);
 }
 
-/* ---- a set of addresses (sync marks for world objects) ------------------- */
+/* ---- a set of addresses (sync marks for world objects) ------------------ */
 
 typedef struct ptrset {
   uintptr_t *v;
@@ -179,7 +179,7 @@ static void ptrset_free(ptrset *s) {
   memset(s, 0, sizeof(*s));
 }
 
-/* ---- entries ------------------------------------------------------------- */
+/* ---- entries ------------------------------------------------------------ */
 
 typedef struct inv {
   sb_invalid pub;
@@ -254,7 +254,7 @@ static void report(sb_cache *c, sb_change_type type, sb_kind kind,
   c->fn(c->arg, &ch);
 }
 
-/* ---- JSON copies ----------------------------------------------------------- */
+/* ---- JSON copies -------------------------------------------------------- */
 
 static size_t json_cost(const cJSON *j) {
   size_t n = 0;
@@ -327,7 +327,7 @@ fail:
   return NULL;
 }
 
-/* ---- life cycle ---------------------------------------------------------- */
+/* ---- life cycle --------------------------------------------------------- */
 
 sb_cache *sb_cache_new(sb_cache_fn on_change, void *arg) {
   sb_cache *c = calloc(1, sizeof(*c));
@@ -398,7 +398,7 @@ const sb_world *sb_cache_world(const sb_cache *c) {
   return c->world;
 }
 
-/* ---- invalid SMI objects --------------------------------------------------- */
+/* ---- invalid SMI objects ------------------------------------------------ */
 
 static inv *inv_get(const sb_cache *c, sb_kind kind, const char *ns,
                     const char *name) {
@@ -510,7 +510,7 @@ const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
   return iv ? &iv->diags : NULL;
 }
 
-/* ---- world objects --------------------------------------------------------- */
+/* ---- world objects ------------------------------------------------------ */
 
 static void mark(sb_cache *c, sb_kind kind, const sb_obj *o) {
   modelsync *ms = &c->ms[kind];
@@ -643,7 +643,7 @@ static void drop_model(sb_cache *c, sb_kind kind, const char *ns,
   }
 }
 
-/* ---- generated objects ------------------------------------------------------ */
+/* ---- generated objects -------------------------------------------------- */
 
 static genres *genres_find(const sb_cache *c, const sb_gvk *gvk) {
   genres *t;
@@ -911,7 +911,7 @@ int sb_cache_gen_each(const sb_cache *c, sb_gen_fn fn, void *arg) {
   return 0;
 }
 
-/* ---- the writer interface ------------------------------------------------- */
+/* ---- the writer interface ----------------------------------------------- */
 
 static int res_ok(const sb_cache_res *res) {
   if (!res)
@@ -1118,7 +1118,7 @@ int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res) {
   return res->gvk ? end_sync_gen(c, res->gvk) : end_sync_model(c, res->kind);
 }
 
-/* ---- accounting ------------------------------------------------------------ */
+/* ---- accounting --------------------------------------------------------- */
 
 size_t sb_cache_count(const sb_cache *c) {
   size_t n = c->ngen + c->ninvalid;

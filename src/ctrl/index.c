@@ -132,7 +132,7 @@ static int sellist_dep(sellist *l, const sb_dep *d) {
   return SB_EINVAL;
 }
 
-/* ---- keys ---------------------------------------------------------------- */
+/* ---- keys --------------------------------------------------------------- */
 
 int sb_index_key_format(const sb_key *k, sb_buf *out) {
   if (!k || k->kind == SB_KIND_UNKNOWN || !k->name)
@@ -166,7 +166,7 @@ int sb_index_key_parse(char *s, sb_key *k) {
   return 0;
 }
 
-/* ---- the graph ----------------------------------------------------------- */
+/* ---- the graph ---------------------------------------------------------- */
 
 sb_index *sb_index_new(void) {
   sb_index *ix = calloc(1, sizeof(*ix));
@@ -349,7 +349,7 @@ size_t sb_index_keys(const sb_index *ix) {
   return ix ? sb_hmap_count(ix->keys) : 0;
 }
 
-/* ---- lookups ------------------------------------------------------------- */
+/* ---- lookups ------------------------------------------------------------ */
 
 /* The selectors one side (old or new) of a model change matches besides the
  * object itself. */

@@ -51,7 +51,7 @@ static char *dup(const char *s, int *ok) {
   return d;
 }
 
-/* ---- the subset test ------------------------------------------------------- */
+/* ---- the subset test ---------------------------------------------------- */
 
 /* An empty map or list we would send equals one the server left out:
  * Kubernetes drops empty values on the way in. */
@@ -88,7 +88,8 @@ int sb_json_subset(const cJSON *desired, const cJSON *actual) {
         return 0;
     return 1;
   case cJSON_Number:
-    return cJSON_IsNumber(actual) && desired->valuedouble == actual->valuedouble;
+    return cJSON_IsNumber(actual) &&
+           desired->valuedouble == actual->valuedouble;
   case cJSON_String:
   case cJSON_Raw:
     return (actual->type & 0xFF) == (desired->type & 0xFF) &&
@@ -102,7 +103,7 @@ int sb_json_subset(const cJSON *desired, const cJSON *actual) {
   return 0;
 }
 
-/* ---- plans ------------------------------------------------------------------ */
+/* ---- plans -------------------------------------------------------------- */
 
 void sb_plan_init(sb_plan *p) {
   memset(p, 0, sizeof(*p));
@@ -209,7 +210,7 @@ static int copy_diags(sb_diags *dst, const sb_diags *src) {
   return 0;
 }
 
-/* ---- identities ------------------------------------------------------------- */
+/* ---- identities --------------------------------------------------------- */
 
 /* The output kind a desired object is: apiVersion's group and kind. */
 static const sb_gvk *gvk_of(const cJSON *obj, const sb_gvk *kinds,
@@ -248,7 +249,7 @@ static int owned_by(const sb_gen *g, const sb_key *key, const char *lv) {
   return 1;
 }
 
-/* ---- the decision ------------------------------------------------------------ */
+/* ---- the decision ------------------------------------------------------- */
 
 typedef struct desired {
   const sb_gvk *gvk;
