@@ -140,6 +140,11 @@ const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
  * NULL. Valid until the object's next change. */
 const sb_invalid *sb_cache_invalid_get(const sb_cache *c, sb_kind kind,
                                        const char *ns, const char *name);
+/* The warnings sb_model_parse gave for the world's version of an SMI
+ * object (a deprecated form, say), or NULL when it had none; sb_reconcile
+ * puts a key's own into its plan. Valid until the object's next change. */
+const sb_diags *sb_cache_warnings(const sb_cache *c, sb_kind kind,
+                                  const char *ns, const char *name);
 
 /* Objects and bytes held (for the cached-objects gauge and memory tests).
  * Bytes count every allocation the cache makes or has the world make,

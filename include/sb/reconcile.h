@@ -65,7 +65,9 @@ void sb_plan_free(sb_plan *p);
 
 /* Fills plan (initialised with sb_plan_init and empty) for key.
  *
- *   outcome OK       actions as in the table above; applies in translation
+ *   outcome OK       diags: the source's parse warnings (sb_cache_warnings),
+ *                    the translation's, then conflicts.
+ *                    actions as in the table above; applies in translation
  *                    order, then deletes sorted by kind, namespace, name.
  *                    Only objects in the key's own namespace are pruned:
  *                    the source labels do not name the source's namespace.

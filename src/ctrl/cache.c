@@ -50,10 +50,13 @@ static size_t alloc_cost(size_t n) {
 /* A hash table slot (hmap.c: hash, key, length, value) at the table's
  * typical load of one half. */
 #define SLOT_COST (2 * 32)
-/* A world entry: its struct (8 pointers) plus its slot in the per-namespace
- * name table; see world.c. Per-namespace and per-index-group overhead is
- * shared by many objects and left out. */
-#define WORLD_ENTRY_COST (80 + SLOT_COST)
+/* What the world spends per object beyond the object's arena: an entry of
+ * nine pointers (one 80-byte chunk) and its share of a chained hash table
+ * (one pointer per bucket, buckets at 50-100% load); see world.c. Groups
+ * per namespace and per index value are shared by many objects and left
+ * out. An arena is one malloc: on average 16 more bytes than it asked. */
+#define WORLD_ENTRY_COST (80 + 12)
+#define ARENA_OVERHEAD 16
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -223,16 +226,22 @@ typedef struct modelsync {
   int failed;
 } modelsync;
 
+/* Diagnostics per SMI object: one map per kind, "ns\0name" -> inv. */
+typedef struct difftab {
+  sb_hmap *m[SB_KIND__COUNT];
+  size_t n;
+  size_t bytes;
+} difftab;
+
 struct sb_cache {
   sb_cache_fn fn;
   void *arg;
   sb_world *world;
-  sb_hmap *invalid[SB_KIND__COUNT];  /* SMI kinds only */
+  difftab invalid;   /* unusable current versions */
+  difftab warned;    /* warnings of the world's (valid) versions */
   modelsync ms[SB_KIND__COUNT];
   genres *gens;
   sb_hmap *bysrc;    /* "ns\0kind\0label" -> srcgroup */
-  size_t ninvalid;
-  size_t invalid_bytes;
   size_t ngen;
   size_t gen_bytes;
   size_t nsrc;
@@ -352,6 +361,18 @@ static void inv_free(inv *iv) {
   free(iv);
 }
 
+static void difftab_free_kind(difftab *t, int k) {
+  sb_hmap_iter it = {0};
+  void *v;
+
+  if (!t->m[k])
+    return;
+  while (sb_hmap_next(t->m[k], &it, NULL, NULL, &v))
+    inv_free(v);
+  sb_hmap_free(t->m[k]);
+  t->m[k] = NULL;
+}
+
 static void gen_free(genent *g) {
   if (!g)
     return;
@@ -368,12 +389,8 @@ void sb_cache_free(sb_cache *c) {
   if (!c)
     return;
   for (k = 0; k < SB_KIND__COUNT; k++) {
-    if (c->invalid[k]) {
-      memset(&it, 0, sizeof(it));
-      while (sb_hmap_next(c->invalid[k], &it, NULL, NULL, &v))
-        inv_free(v);
-      sb_hmap_free(c->invalid[k]);
-    }
+    difftab_free_kind(&c->invalid, k);
+    difftab_free_kind(&c->warned, k);
     ptrset_free(&c->ms[k].seen);
   }
   for (t = c->gens; t; t = next) {
@@ -398,18 +415,18 @@ const sb_world *sb_cache_world(const sb_cache *c) {
   return c->world;
 }
 
-/* ---- invalid SMI objects ------------------------------------------------ */
+/* ---- diagnostics of SMI objects ----------------------------------------- */
 
-static inv *inv_get(const sb_cache *c, sb_kind kind, const char *ns,
+static inv *inv_get(const difftab *t, sb_kind kind, const char *ns,
                     const char *name) {
   ckey k;
   inv *iv;
 
-  if (kind <= SB_KIND_UNKNOWN || kind >= SB_KIND__COUNT || !c->invalid[kind])
+  if (kind <= SB_KIND_UNKNOWN || kind >= SB_KIND__COUNT || !t->m[kind])
     return NULL;
   if (ckey_make(&k, ns, name, NULL))
     return NULL;
-  iv = sb_hmap_get(c->invalid[kind], k.p, k.len);
+  iv = sb_hmap_get(t->m[kind], k.p, k.len);
   ckey_done(&k);
   return iv;
 }
@@ -428,7 +445,7 @@ static size_t diags_cost(const sb_diags *d) {
   return n;
 }
 
-/* A new entry for the unusable version json; takes diags' contents. */
+/* A new entry for the version json; takes diags' contents. */
 static inv *inv_new(sb_kind kind, const char *ns, const char *name,
                     const cJSON *json, sb_diags *diags) {
   const cJSON *meta = jget(json, "metadata");
@@ -466,38 +483,73 @@ static const char *inv_name(const inv *iv) {
 }
 
 /* Puts iv in place of whatever entry had its name; returns that one. */
-static int inv_put(sb_cache *c, inv *iv, inv **old) {
+static int inv_put(difftab *t, inv *iv, inv **old) {
   void *prev = NULL;
   int rc;
 
   *old = NULL;
-  if (!c->invalid[iv->kind]) {
-    c->invalid[iv->kind] = sb_hmap_new(0);
-    if (!c->invalid[iv->kind])
+  if (!t->m[iv->kind]) {
+    t->m[iv->kind] = sb_hmap_new(0);
+    if (!t->m[iv->kind])
       return SB_ENOMEM;
   }
-  rc = sb_hmap_put(c->invalid[iv->kind], iv->key, iv->klen, iv, &prev);
+  rc = sb_hmap_put(t->m[iv->kind], iv->key, iv->klen, iv, &prev);
   if (rc)
     return rc;
   *old = prev;
   if (prev)
-    c->invalid_bytes -= ((inv *) prev)->bytes;
+    t->bytes -= ((inv *) prev)->bytes;
   else
-    c->ninvalid++;
-  c->invalid_bytes += iv->bytes;
+    t->n++;
+  t->bytes += iv->bytes;
   return 0;
 }
 
-static void inv_unlink(sb_cache *c, inv *iv) {
-  sb_hmap_del(c->invalid[iv->kind], iv->key, iv->klen);
-  c->ninvalid--;
-  c->invalid_bytes -= iv->bytes;
+static void inv_unlink(difftab *t, inv *iv) {
+  sb_hmap_del(t->m[iv->kind], iv->key, iv->klen);
+  t->n--;
+  t->bytes -= iv->bytes;
+}
+
+/* Records the warnings of the world's new version of an SMI object (or
+ * forgets the old ones). Best effort: warnings are advice, so running out
+ * of memory here only loses them. */
+static void set_warnings(sb_cache *c, const sb_obj *o, const cJSON *json,
+                         sb_diags *diags) {
+  inv *iv = inv_get(&c->warned, o->kind, o->ns, o->name), *old;
+
+  if (iv) {
+    inv_unlink(&c->warned, iv);
+    inv_free(iv);
+  }
+  if (!diags->n || !sb_kind_is_smi(o->kind))
+    return;
+  iv = inv_new(o->kind, o->ns, o->name, json, diags);
+  if (iv && inv_put(&c->warned, iv, &old) == 0)
+    return;
+  inv_free(iv);
+}
+
+static void drop_warnings(sb_cache *c, sb_kind kind, const char *ns,
+                          const char *name) {
+  inv *iv = inv_get(&c->warned, kind, ns, name);
+
+  if (iv) {
+    inv_unlink(&c->warned, iv);
+    inv_free(iv);
+  }
 }
 
 const sb_invalid *sb_cache_invalid_get(const sb_cache *c, sb_kind kind,
                                        const char *ns, const char *name) {
-  inv *iv = inv_get(c, kind, ns ? ns : "", name ? name : "");
+  inv *iv = inv_get(&c->invalid, kind, ns ? ns : "", name ? name : "");
   return iv ? &iv->pub : NULL;
+}
+
+const sb_diags *sb_cache_warnings(const sb_cache *c, sb_kind kind,
+                                  const char *ns, const char *name) {
+  inv *iv = inv_get(&c->warned, kind, ns ? ns : "", name ? name : "");
+  return iv ? &iv->pub.diags : NULL;
 }
 
 const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
@@ -563,7 +615,7 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
   if (!name || !streq(jstr(json, "kind"), sb_kind_name(kind)))
     return SB_EINVAL;
   cur = sb_world_get(c->world, kind, ns, name);
-  iv = inv_get(c, kind, ns, name);
+  iv = inv_get(&c->invalid, kind, ns, name);
   if (rv && iv && streq(iv->pub.resource_version, rv)) {
     iv->epoch = c->ms[kind].epoch;
     mark(c, kind, cur);
@@ -582,20 +634,21 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
     return SB_EINVAL;
   }
   if (rc == 0) {
-    sb_diags_free(&diags);  /* warnings of a usable object: Events come
-                               from the translation */
     quiet = kind == SB_KIND_POD && cur && pod_same(cur, obj);
     rc = sb_world_put(c->world, obj, &old);
     if (rc) {
       sb_obj_free(obj);
+      sb_diags_free(&diags);
       return rc;
     }
     mark(c, kind, obj);
+    set_warnings(c, obj, json, &diags);
+    sb_diags_free(&diags);
     if (!quiet)
       report(c, SB_CHANGE_MODEL, kind, obj->ns, obj->name, old, obj);
     sb_obj_free(old);
     if (iv) {
-      inv_unlink(c, iv);
+      inv_unlink(&c->invalid, iv);
       report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv,
              NULL);
       inv_free(iv);
@@ -616,7 +669,7 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
   if (!niv)
     return SB_ENOMEM;
   niv->epoch = c->ms[kind].epoch;
-  rc = inv_put(c, niv, &oiv);
+  rc = inv_put(&c->invalid, niv, &oiv);
   if (rc) {
     inv_free(niv);
     return rc;
@@ -630,14 +683,15 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
 static void drop_model(sb_cache *c, sb_kind kind, const char *ns,
                        const char *name) {
   sb_obj *old = sb_world_take(c->world, kind, ns, name);
-  inv *iv = inv_get(c, kind, ns, name);
+  inv *iv = inv_get(&c->invalid, kind, ns, name);
 
+  drop_warnings(c, kind, ns, name);
   if (old) {
     report(c, SB_CHANGE_MODEL, kind, old->ns, old->name, old, NULL);
     sb_obj_free(old);
   }
   if (iv) {
-    inv_unlink(c, iv);
+    inv_unlink(&c->invalid, iv);
     report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv, NULL);
     inv_free(iv);
   }
@@ -1065,7 +1119,7 @@ static int end_sync_model(sb_cache *c, sb_kind kind) {
   cl.seen = &ms->seen;
   sb_world_each(c->world, kind, NULL, collect_unseen, &cl);
   if (!cl.oom)
-    rc = stale_entries(c->invalid[kind], ms->epoch, 0, &stale, &nstale);
+    rc = stale_entries(c->invalid.m[kind], ms->epoch, 0, &stale, &nstale);
   if (cl.oom || rc) {
     free(cl.v);
     ptrset_free(&ms->seen);
@@ -1075,6 +1129,7 @@ static int end_sync_model(sb_cache *c, sb_kind kind) {
    * invalid version go, reported like any deletion. */
   for (i = 0; i < cl.n; i++) {
     sb_obj *o = sb_world_take(c->world, kind, cl.v[i]->ns, cl.v[i]->name);
+    drop_warnings(c, kind, o->ns, o->name);
     report(c, SB_CHANGE_MODEL, kind, o->ns, o->name, o, NULL);
     sb_obj_free(o);
   }
@@ -1082,7 +1137,7 @@ static int end_sync_model(sb_cache *c, sb_kind kind) {
     qsort(stale, nstale, sizeof(*stale), cmp_inv);
   for (i = 0; i < nstale; i++) {
     inv *iv = stale[i];
-    inv_unlink(c, iv);
+    inv_unlink(&c->invalid, iv);
     report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv, NULL);
     inv_free(iv);
   }
@@ -1121,7 +1176,7 @@ int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res) {
 /* ---- accounting --------------------------------------------------------- */
 
 size_t sb_cache_count(const sb_cache *c) {
-  size_t n = c->ngen + c->ninvalid;
+  size_t n = c->ngen + c->invalid.n;
   int k;
 
   for (k = 1; k < SB_KIND__COUNT; k++)
@@ -1135,9 +1190,8 @@ size_t sb_cache_bytes(const sb_cache *c) {
 
   for (k = 1; k < SB_KIND__COUNT; k++)
     objs += sb_world_count(c->world, (sb_kind) k);
-  /* Arenas are one malloc each (plus the rare extra chunk). */
-  n += sb_world_bytes(c->world) + objs * (8 + WORLD_ENTRY_COST);
-  n += c->invalid_bytes + c->gen_bytes;
+  n += sb_world_bytes(c->world) + objs * (ARENA_OVERHEAD + WORLD_ENTRY_COST);
+  n += c->invalid.bytes + c->warned.bytes + c->gen_bytes;
   n += c->nsrc * (alloc_cost(sizeof(srcgroup) + 64) + SLOT_COST);
   return n;
 }

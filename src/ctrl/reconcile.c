@@ -423,7 +423,11 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
     goto done;
   }
   plan->outcome = SB_OUTCOME_OK;
-  rc = sb_diags_move(&plan->diags, &out.diags);
+  if (sb_cache_warnings(c, key->kind, key->ns, key->name))
+    rc = copy_diags(&plan->diags, sb_cache_warnings(c, key->kind, key->ns,
+                                                    key->name));
+  if (rc == 0)
+    rc = sb_diags_move(&plan->diags, &out.diags);
 
   for (i = 0; i < out.nobjs && rc == 0; i++) {
     const cJSON *obj = out.objs[i];
