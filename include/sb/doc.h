@@ -14,6 +14,19 @@
  * plain `true`/`false`, `null`/`~`/empty, integers and floats become cJSON
  * bools, nulls and numbers; everything else, and every quoted scalar, is a
  * string. Merge keys (`<<`) are expanded.
+ *
+ * Details (src/doc/ has the reasons):
+ *   - numbers a double cannot carry stay strings with their exact text:
+ *     integers above 2^53, literals that overflow, .inf/.nan;
+ *   - keys are the scalar's text ("1", "true"); duplicate keys, non-scalar
+ *     keys, anchors on keys, aliases as keys, strings holding NUL, and tags
+ *     other than !!str/int/float/bool/null/binary/timestamp/map/seq and `!`
+ *     are errors;
+ *   - JSON is a stream whose first non-blank byte is `{` or `[` and that
+ *     has no line starting `---`/`...`; if not one value of it reads as
+ *     JSON, it is read as YAML instead (`{a: 1}` is a YAML flow mapping);
+ *   - a mapping member's position is its key's; alias copies keep the
+ *     positions of what they copy.
  */
 #ifndef SB_DOC_H
 #define SB_DOC_H
@@ -39,7 +52,8 @@ typedef struct sb_doc sb_doc;
 /* Called once per document, in order. The callee owns doc and frees it with
  * sb_doc_free (it may keep it). Return 0 to continue, non-zero to stop
  * (sb_doc_parse then returns that value). Empty documents (a bare `---`)
- * are skipped. */
+ * are skipped, and so are documents that are just `null` or `~` (kubectl
+ * skips them too). */
 typedef int (*sb_doc_fn)(void *arg, sb_doc *doc);
 
 /* Parses every document in data[0..len). `file` names the input in

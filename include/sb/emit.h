@@ -8,8 +8,14 @@
  * indented under their key (the kubectl look). A string is quoted exactly
  * when a YAML 1.2 core-schema reader (and sb_doc) would otherwise read it
  * as something else: "100", "true", "null", "", "1e3", leading/trailing
- * space, ": " or " #", an indicator character at the start, and so on.
+ * space, ": " or " #", an indicator character at the start, and so on --
+ * and also when a YAML 1.1 reader such as kubectl's would ("yes", "on",
+ * "y", "0b1", "1_000", "2024-01-31"). Quoted strings use double quotes.
  * Numbers that hold integral values print without a fraction.
+ *
+ * SB_EINVAL for a NaN/infinite number, a string that is not UTF-8, or a
+ * cJSON_Raw node; SB_ELIMIT when out's cap is reached or the tree nests
+ * deeper than 1000. After an error out may hold a partial document.
  */
 #ifndef SB_EMIT_H
 #define SB_EMIT_H

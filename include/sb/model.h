@@ -8,8 +8,10 @@
  *
  * Ownership: every string and array of an object lives in the object's own
  * arena (one allocation for a typical object); sb_obj_free releases it all.
- * Objects are immutable after parsing. Strings are never NULL unless the
- * comment says so.
+ * Values that many objects repeat ("TCP", "Running", "default", method
+ * names, common label keys, the apiVersion) may instead point to static
+ * storage -- never free or compare them by address. Objects are immutable
+ * after parsing. Strings are never NULL unless the comment says so.
  *
  * Liberal on input (DESIGN §3): weights as integers or quantities in every
  * version, HTTPRouteGroup headers as a list of maps or as a map, the
@@ -72,7 +74,7 @@ typedef struct sb_obj {
 /* ---- SMI ---------------------------------------------------------------- */
 
 typedef struct sb_ts_backend {
-  const char *service;
+  const char *service;      /* the Service's name ("v2" for "v2.ns" too) */
   int64_t weight_milli;     /* 1 -> 1000, "500m" -> 500, 90 -> 90000 */
   int line;
 } sb_ts_backend;
@@ -87,7 +89,9 @@ typedef struct sb_traffic_split {
   sb_obj obj;
   const char *service;      /* spec.service as written */
   const char *root;         /* the root Service's name: "web" for "web",
-                               "web.ns", "web.ns.svc.cluster.local" */
+                               "web.ns", "web.ns.svc", "web.ns.svc.<any
+                               cluster domain>[.]"; ns must be the
+                               split's own namespace when it has one */
   sb_ts_backend *backends;
   size_t nbackends;
   sb_ts_match *matches;
@@ -97,9 +101,11 @@ typedef struct sb_traffic_split {
 typedef struct sb_http_match {
   const char *name;
   const char *path_regex;   /* NULL when absent */
-  const char **methods;     /* as written (upper case), "*" kept */
+  const char **methods;     /* upper case (lower case is read with a
+                               warning), "*" kept, no repeats */
   size_t nmethods;
-  sb_kv *headers;           /* name (as written) -> value regex */
+  sb_kv *headers;           /* name (as written) -> value regex, in
+                               input order; names unique ignoring case */
   size_t nheaders;
   int line;
 } sb_http_match;
@@ -113,14 +119,15 @@ typedef struct sb_http_route_group {
 /* TCPRoute and UDPRoute. v1alpha1-3 TCPRoutes have no ports. */
 typedef struct sb_port_route {
   sb_obj obj;
-  int32_t *ports;
+  int32_t *ports;           /* distinct, in input order */
   size_t nports;            /* 0 = every port of the destination */
 } sb_port_route;
 
 typedef struct sb_subject {
   const char *kind;         /* "ServiceAccount" */
   const char *name;
-  const char *ns;           /* defaulted to the object's namespace */
+  const char *ns;           /* defaulted to the object's namespace ("" when
+                               the object has none either) */
   int ns_defaulted;         /* 1 when the input left it out */
   int32_t port;             /* v1alpha1/2 destination.port; 0 = all */
   int line;
@@ -170,7 +177,9 @@ typedef struct sb_container_port {
 } sb_container_port;
 
 /* Compact on purpose (tens of thousands are cached): only what identity
- * derivation needs. */
+ * derivation needs. obj.uid and obj.creation_timestamp are not kept (NULL);
+ * obj.resource_version is. Ports are those of every container and of
+ * native sidecars (init containers with restartPolicy: Always). */
 typedef struct sb_pod {
   sb_obj obj;
   sb_kv *labels;
@@ -188,7 +197,10 @@ typedef struct sb_service_account {
 /* ---- parsing ------------------------------------------------------------ */
 
 /* Which kind a JSON object is, from apiVersion and kind; SB_KIND_UNKNOWN for
- * anything smi-bridge does not read. Sets *version (v1alphaN -> N). */
+ * anything smi-bridge does not read. Sets *version (may be NULL) to N for
+ * v1alphaN, or to 0 when
+ * the group and kind are ours but the version is not one we read
+ * (sb_model_parse then reports "unsupported version"). */
 sb_kind sb_model_detect(const cJSON *json, int *version);
 
 /* Parses one object. doc, when not NULL, is the document the JSON came from
@@ -199,7 +211,10 @@ sb_kind sb_model_detect(const cJSON *json, int *version);
  * in diags (reason SB_REASON_INVALID, the field path, the line) when the
  * object is unusable -- every problem of the object is reported, not only
  * the first; SB_ENOMEM. Warnings (deprecated forms, ignored fields) may be
- * added on success. */
+ * added on success. An SMI kind whose apiVersion is missing, has no group
+ * or names another smi-spec.io group is clearly meant for us: SB_EINVAL
+ * with a diagnostic, not SB_ENOTSMI. Diagnostics carry the document's file
+ * and the line/column of the offending node when doc is given. */
 int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
                    sb_diags *diags);
 

@@ -46,6 +46,10 @@
 #define SB_LABEL_SOURCE_KIND "smi-bridge.io/source-kind"
 #define SB_LABEL_SOURCE_NAME "smi-bridge.io/source-name"
 
+/* Warning reason (diag.h has the others): Linkerd stops authorizing
+ * kubelet probes on a Server once an inbound HTTPRoute is attached. */
+#define SB_REASON_PROBES "ProbesNotAuthorized"
+
 typedef enum { SB_MESH_ISTIO = 1, SB_MESH_LINKERD = 2 } sb_mesh;
 typedef enum { SB_ROUTES_NATIVE = 0, SB_ROUTES_GATEWAY_API = 1 } sb_routes;
 typedef enum { SB_ISTIO_API_V1 = 0, SB_ISTIO_API_V1BETA1 = 1 } sb_istio_api;

@@ -25,7 +25,9 @@
 typedef struct sb_world sb_world;
 
 /* Return non-zero to stop an iteration; sb_world_each and friends then
- * return that value. */
+ * return that value (or SB_ENOMEM, for the index lookups, when a key made
+ * of names longer than Kubernetes allows cannot be allocated). The world
+ * must not be modified during an iteration. */
 typedef int (*sb_world_fn)(void *arg, const sb_obj *obj);
 
 sb_world *sb_world_new(void);

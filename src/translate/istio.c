@@ -1,0 +1,368 @@
+/* istio.c -- SMI to Istio: VirtualService and AuthorizationPolicy.
+ *
+ * TrafficSplit -> one VirtualService "<ts>-split" on the root Service's
+ * FQDN that routes by host to the backend Services' FQDNs (no
+ * DestinationRule subsets: each backend keeps its own targetPort, see
+ * istio README §3). The same weighted route is written for `http` and
+ * `tcp` so non-HTTP ports are split too. With matches, the matched rule
+ * comes first and a catch-all to the root Service last (SMI: unmatched
+ * requests go to the root); plain TCP cannot be matched, so no `tcp`.
+ *
+ * TrafficTarget -> one AuthorizationPolicy "<tt>-access", ALLOW, in the
+ * destination namespace, selecting the destination ServiceAccount's pods
+ * (identity.c). AuthorizationPolicy has no regex: what cannot be said
+ * exactly is dropped (fail closed), never widened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *vs_api(const sb__tx *t) {
+  return t->o->istio_api == SB_ISTIO_API_V1BETA1
+             ? "networking.istio.io/v1beta1" : "networking.istio.io/v1";
+}
+
+static const char *ap_api(const sb__tx *t) {
+  return t->o->istio_api == SB_ISTIO_API_V1BETA1
+             ? "security.istio.io/v1beta1" : "security.istio.io/v1";
+}
+
+/* A route: [{destination: {host}, weight}] for every backend. */
+static cJSON *weighted_route(sb__tx *t, const sb_traffic_split *ts,
+                             const int64_t *w) {
+  cJSON *route = cJSON_CreateArray();
+  size_t i;
+
+  if (!route)
+    t->oom = 1;
+  for (i = 0; route && i < ts->nbackends; i++) {
+    cJSON *d = sb__jobj(t, route, NULL);
+    sb_buf host;
+
+    sb_buf_init(&host, SB_BUF_UNLIMITED);
+    if (sb__fqdn(&host, ts->backends[i].service, ts->obj.ns,
+                 t->o->cluster_domain))
+      t->oom = 1;
+    sb__jstr(t, sb__jobj(t, d, "destination"), "host", sb_buf_cstr(&host));
+    sb__jint(t, d, "weight", w[i]);
+    sb_buf_free(&host);
+  }
+  return route;
+}
+
+/* Weights as written, or as percentages for Istio < 1.15. */
+static int64_t *vs_weights(sb__tx *t, const sb_traffic_split *ts,
+                           const sb__split *s) {
+  int64_t *w = calloc(ts->nbackends ? ts->nbackends : 1, sizeof(*w));
+  size_t i;
+
+  if (!w) {
+    t->oom = 1;
+    return NULL;
+  }
+  if (t->o->istio_api != SB_ISTIO_API_V1BETA1) {
+    memcpy(w, s->weights, ts->nbackends * sizeof(*w));
+    return w;
+  }
+  sb__weights_share(s->weights, ts->nbackends, 100, w);
+  for (i = 0; i < ts->nbackends; i++) {
+    if (s->weights[i] > 0 && w[i] == 0) {
+      char path[64];
+      snprintf(path, sizeof(path), "spec.backends[%zu].weight", i);
+      sb__warn(t, SB_REASON_SCALED, path, "backend %s's share rounds to "
+               "0%% (--istio-api v1beta1 writes percentages); it gets no "
+               "traffic", ts->backends[i].service);
+    }
+  }
+  return w;
+}
+
+static void istio_split(sb__tx *t, const sb_traffic_split *ts) {
+  const sb_obj *owner = t->src;
+  cJSON *vs, *spec, *http, *route, *matches = NULL;
+  char name[SB__NAME_MAX + 1];
+  int64_t *w = NULL;
+  sb__split s;
+  sb_buf root;
+  size_t i, j;
+  int everything = 0, bad = 0;
+
+  sb_buf_init(&root, SB_BUF_UNLIMITED);
+  if (!sb__split_prepare(t, ts, &s))
+    goto done;
+  if (s.has_matches) {
+    /* The union of every match of every referenced group. */
+    matches = cJSON_CreateArray();
+    if (!matches)
+      t->oom = 1;
+    for (i = 0; matches && i < s.ngroups; i++) {
+      const sb_http_route_group *g = s.groups[i];
+      for (j = 0; j < g->nmatches; j++) {
+        sb_buf what;
+        char path[64];
+        int all = 0;
+
+        snprintf(path, sizeof(path), "spec.matches[%zu]", i);
+        sb_buf_init(&what, SB_BUF_UNLIMITED);
+        sb__match_what(&what, g, &g->matches[j]);
+        if (sb__convert_match(t, SB__MATCH_VS, &g->matches[j],
+                              sb_buf_cstr(&what), path, matches, &all))
+          bad = 1;
+        everything |= all;
+        sb_buf_free(&what);
+      }
+    }
+    if (bad) {
+      t->out->outcome = SB_OUTCOME_INVALID;
+      goto done;
+    }
+  }
+  w = vs_weights(t, ts, &s);
+  if (!w || sb__name(name, ts->obj.name, "split", 0) ||
+      sb__fqdn(&root, ts->root, ts->obj.ns, t->o->cluster_domain)) {
+    t->oom = 1;
+    goto done;
+  }
+
+  vs = sb__object(t, vs_api(t), "VirtualService", name, ts->obj.ns, &owner,
+                  1, 1);
+  spec = sb__jobj(t, vs, "spec");
+  sb__jstr(t, sb__jarr(t, spec, "hosts"), NULL, sb_buf_cstr(&root));
+  http = sb__jarr(t, spec, "http");
+  if (!s.has_matches || everything) {
+    route = sb__jobj(t, http, NULL);
+    sb__jadd(t, route, "route", weighted_route(t, ts, w));
+    if (!s.has_matches)
+      sb__jadd(t, sb__jobj(t, sb__jarr(t, spec, "tcp"), NULL), "route",
+               weighted_route(t, ts, w));
+  } else {
+    if (cJSON_GetArraySize(matches) > 0) {
+      route = sb__jobj(t, http, NULL);
+      sb__jadd(t, route, "match", matches);
+      matches = NULL;
+      sb__jadd(t, route, "route", weighted_route(t, ts, w));
+    } else {
+      sb__warn(t, SB_REASON_UNSUPPORTED, "spec.matches", "the referenced "
+               "HTTPRouteGroups have no match; every request goes to the "
+               "root Service");
+    }
+    /* Unmatched requests go to the root Service itself. */
+    route = sb__jobj(t, http, NULL);
+    sb__jstr(t, sb__jobj(t, sb__jobj(t, sb__jarr(t, route, "route"), NULL),
+                         "destination"), "host", sb_buf_cstr(&root));
+  }
+  sb__push(t, vs);
+done:
+  cJSON_Delete(matches);
+  free(w);
+  sb_buf_free(&root);
+  sb__split_free(&s);
+}
+
+/* ---- TrafficTarget ------------------------------------------------------ */
+
+static cJSON *from_principals(sb__tx *t, const sb_traffic_target *tt) {
+  cJSON *from = cJSON_CreateArray(), *pr;
+  size_t i;
+
+  pr = sb__jarr(t, sb__jobj(t, sb__jobj(t, from, NULL), "source"),
+                "principals");
+  for (i = 0; pr && i < tt->nsources; i++) {
+    sb_buf p;
+    sb_buf_init(&p, SB_BUF_UNLIMITED);
+    if (sb_buf_addf(&p, "%s/ns/%s/sa/%s",
+                    t->o->trust_domain && *t->o->trust_domain
+                        ? t->o->trust_domain : "cluster.local",
+                    tt->sources[i].ns && *tt->sources[i].ns
+                        ? tt->sources[i].ns : tt->obj.ns,
+                    tt->sources[i].name))
+      t->oom = 1;
+    sb__jadd_unique(t, pr, cJSON_CreateString(sb_buf_cstr(&p)));
+    sb_buf_free(&p);
+  }
+  return from;
+}
+
+static cJSON *port_strings(sb__tx *t, const sb__access *a) {
+  cJSON *ports;
+  size_t i;
+
+  if (a->all_ports)
+    return NULL;
+  ports = cJSON_CreateArray();
+  if (!ports)
+    t->oom = 1;
+  for (i = 0; ports && i < a->nports; i++) {
+    char num[16];
+    snprintf(num, sizeof(num), "%d", (int) a->ports[i]);
+    sb__jstr(t, ports, NULL, num);
+  }
+  return ports;
+}
+
+/* A rule {from, to?, when?}; to is a list of operations. */
+static void add_rule(sb__tx *t, cJSON *rules, const cJSON *from, cJSON *to,
+                     cJSON *when) {
+  cJSON *r = sb__jobj(t, rules, NULL);
+
+  sb__jadd(t, r, "from", cJSON_Duplicate(from, 1));
+  if (to)
+    sb__jadd(t, r, "to", to);
+  if (when)
+    sb__jadd(t, r, "when", when);
+}
+
+static void build_rules(sb__tx *t, const sb_traffic_target *tt,
+                        const sb__access *a, cJSON *spec) {
+  cJSON *from, *ports, *rules, *plain = NULL;
+  size_t i, kept = 0;
+  int open = 0;
+
+  if (a->nothing)
+    return;  /* ALLOW without rules: allows nothing */
+  from = from_principals(t, tt);
+  ports = port_strings(t, a);
+  rules = cJSON_CreateArray();
+  if (!rules)
+    t->oom = 1;
+  if (!a->http) {
+    cJSON *to = NULL;
+    if (ports) {
+      to = cJSON_CreateArray();
+      if (!to)
+        t->oom = 1;
+      sb__jadd(t, sb__jobj(t, sb__jobj(t, to, NULL), "operation"), "ports",
+               cJSON_Duplicate(ports, 1));
+    }
+    add_rule(t, rules, from, to, NULL);
+  }
+  for (i = 0; a->http && i < a->nmatches; i++) {
+    const sb__access_match *am = &a->matches[i];
+    cJSON *op = NULL, *when = NULL;
+    char path[64];
+    sb_buf what;
+    int rc;
+
+    sb_buf_init(&what, SB_BUF_UNLIMITED);
+    sb__match_what(&what, am->group, am->match);
+    snprintf(path, sizeof(path), "spec.rules[%zu]", am->rule);
+    rc = sb__convert_match_ap(t, am->match, ports, sb_buf_cstr(&what),
+                              path, &op, &when);
+    sb_buf_free(&what);
+    if (rc < 0) {
+      t->out->outcome = SB_OUTCOME_INVALID;
+    } else if (rc == 0) {
+      kept++;
+      if (when) {
+        /* `when` applies to a whole rule: a rule of its own. */
+        cJSON *to = NULL;
+        if (op) {
+          to = cJSON_CreateArray();
+          if (!to)
+            t->oom = 1;
+          sb__jadd(t, sb__jobj(t, to, NULL), "operation", op);
+          op = NULL;
+        }
+        add_rule(t, rules, from, to, when);
+        when = NULL;
+      } else if (!op) {
+        open = 1;  /* every request on every port */
+      } else {
+        cJSON *e = cJSON_CreateObject();
+        if (!plain && !(plain = cJSON_CreateArray()))
+          t->oom = 1;
+        if (sb__jadd(t, e, "operation", op))
+          sb__jadd_unique(t, plain, e);
+        else
+          cJSON_Delete(e);
+        op = NULL;
+      }
+    }
+    cJSON_Delete(op);
+    cJSON_Delete(when);
+  }
+  if (a->http && (plain || open)) {
+    /* The header-free matches share one rule, placed first. */
+    cJSON *r = cJSON_CreateObject();
+    if (!r) {
+      t->oom = 1;
+    } else {
+      sb__jadd(t, r, "from", cJSON_Duplicate(from, 1));
+      if (!open)
+        sb__jadd(t, r, "to", plain);
+      else
+        cJSON_Delete(plain);
+      plain = NULL;
+      if (!cJSON_InsertItemInArray(rules, 0, r)) {
+        cJSON_Delete(r);
+        t->oom = 1;
+      }
+    }
+  }
+  cJSON_Delete(plain);
+  if (a->http && kept == 0)
+    sb__warn(t, SB_REASON_DROPPED, "spec.rules", "every HTTP match was "
+             "dropped; the AuthorizationPolicy allows nothing");
+  if (cJSON_GetArraySize(rules) > 512) {
+    sb__err(t, SB_REASON_INVALID, "spec.rules", "would need %d "
+            "AuthorizationPolicy rules; Istio allows at most 512",
+            cJSON_GetArraySize(rules));
+    t->out->outcome = SB_OUTCOME_INVALID;
+  }
+  if (cJSON_GetArraySize(rules) > 0)
+    sb__jadd(t, spec, "rules", rules);
+  else
+    cJSON_Delete(rules);
+  cJSON_Delete(from);
+  cJSON_Delete(ports);
+}
+
+static void istio_target(sb__tx *t, const sb_traffic_target *tt) {
+  const sb_obj *owner = t->src;
+  char name[SB__NAME_MAX + 1];
+  sb__identity id;
+  sb__access a;
+  cJSON *ap, *spec, *ml;
+  size_t i;
+  int st = SB__ID_OK;
+
+  memset(&id, 0, sizeof(id));
+  if (sb__access_eval(t, tt, &a))
+    return;
+  if (!a.invalid)
+    st = sb__identity_derive(t, tt->obj.ns, tt->dest.name,
+                             "spec.destination", &id);
+  if (st < 0)
+    goto done;
+  if (a.invalid || st == SB__ID_NO_PODS || st == SB__ID_NO_LABEL) {
+    t->out->outcome = SB_OUTCOME_INVALID;
+    goto done;
+  }
+  if (st == SB__ID_CONFLICT)
+    goto done;  /* OK with nothing: an over-broad selector is worse */
+  if (sb__name(name, tt->obj.name, "access", 0)) {
+    t->oom = 1;
+    goto done;
+  }
+  ap = sb__object(t, ap_api(t), "AuthorizationPolicy", name, tt->obj.ns,
+                  &owner, 1, 1);
+  spec = sb__jobj(t, ap, "spec");
+  ml = sb__jobj(t, sb__jobj(t, spec, "selector"), "matchLabels");
+  for (i = 0; i < id.nlabels; i++)
+    sb__jstr(t, ml, id.labels[i].key, id.labels[i].value);
+  sb__jstr(t, spec, "action", "ALLOW");
+  build_rules(t, tt, &a, spec);
+  sb__push(t, ap);
+done:
+  sb__identity_free(&id);
+  sb__access_free(&a);
+}
+
+const sb__backend sb__istio_backend = {
+  "istio",
+  istio_split,
+  istio_target,
+  NULL,  /* no ServiceAccount objects */
+};

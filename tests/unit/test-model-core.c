@@ -1,0 +1,430 @@
+/* test-model-core.c -- detection, metadata, Service, Pod, ServiceAccount,
+ * and what objects cost in memory. */
+#include "model-test.h"
+
+#include "sb/arena.h"
+
+static void detects_every_kind_and_version(void **state) {
+  static const struct {
+    const char *api, *kind;
+    sb_kind want;
+    int version;
+  } cases[] = {
+    { "split.smi-spec.io/v1alpha1", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 1 },
+    { "split.smi-spec.io/v1alpha2", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 2 },
+    { "split.smi-spec.io/v1alpha3", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 3 },
+    { "split.smi-spec.io/v1alpha4", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 4 },
+    { "split.smi-spec.io/v1alpha5", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 0 },
+    { "split.smi-spec.io/v1alpha01", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT,
+      0 },
+    { "split.smi-spec.io/v1", "TrafficSplit", SB_KIND_TRAFFIC_SPLIT, 0 },
+    { "specs.smi-spec.io/v1alpha1", "HTTPRouteGroup",
+      SB_KIND_HTTP_ROUTE_GROUP, 1 },
+    { "specs.smi-spec.io/v1alpha4", "HTTPRouteGroup",
+      SB_KIND_HTTP_ROUTE_GROUP, 4 },
+    { "spec.smi-spec.io/v1alpha2", "HTTPRouteGroup",
+      SB_KIND_HTTP_ROUTE_GROUP, 2 },
+    { "specs.smi-spec.io/v1alpha3", "TCPRoute", SB_KIND_TCP_ROUTE, 3 },
+    { "spec.smi-spec.io/v1alpha1", "TCPRoute", SB_KIND_TCP_ROUTE, 1 },
+    { "specs.smi-spec.io/v1alpha4", "UDPRoute", SB_KIND_UDP_ROUTE, 4 },
+    { "access.smi-spec.io/v1alpha1", "TrafficTarget",
+      SB_KIND_TRAFFIC_TARGET, 1 },
+    { "access.smi-spec.io/v1alpha3", "TrafficTarget",
+      SB_KIND_TRAFFIC_TARGET, 3 },
+    { "access.smi-spec.io/v1alpha4", "TrafficTarget",
+      SB_KIND_TRAFFIC_TARGET, 0 },
+    { "v1", "Service", SB_KIND_SERVICE, 1 },
+    { "v1", "Pod", SB_KIND_POD, 1 },
+    { "v1", "ServiceAccount", SB_KIND_SERVICE_ACCOUNT, 1 },
+    /* Not ours. */
+    { "v1", "ConfigMap", SB_KIND_UNKNOWN, 0 },
+    { "apps/v1", "Deployment", SB_KIND_UNKNOWN, 0 },
+    { "apps/v1", "Pod", SB_KIND_UNKNOWN, 0 },
+    { "v1", "TrafficSplit", SB_KIND_UNKNOWN, 0 },
+    { "specs.smi-spec.io/v1alpha4", "TrafficSplit", SB_KIND_UNKNOWN, 0 },
+    { "split.smi-spec.io/v1alpha4", "HTTPRouteGroup", SB_KIND_UNKNOWN, 0 },
+    { "metrics.smi-spec.io/v1alpha1", "TrafficMetrics", SB_KIND_UNKNOWN, 0 },
+    { "access.smi-spec.io/v1alpha4", "IdentityBinding", SB_KIND_UNKNOWN, 0 },
+    { "example.com/v1", "TrafficSplit", SB_KIND_UNKNOWN, 0 },
+    { "split.smi-spec.io/v1alpha4", "trafficsplit", SB_KIND_UNKNOWN, 0 },
+  };
+  char text[256];
+  size_t i;
+  cJSON *j;
+  int v;
+
+  (void) state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snprintf(text, sizeof(text), "{'apiVersion':'%s','kind':'%s'}",
+             cases[i].api, cases[i].kind);
+    j = J(text);
+    v = -1;
+    if (sb_model_detect(j, &v) != cases[i].want || v != cases[i].version)
+      fprintf(stderr, "%s %s\n", cases[i].api, cases[i].kind);
+    assert_int_equal(sb_model_detect(j, &v), cases[i].want);
+    assert_int_equal(v, cases[i].version);
+    cJSON_Delete(j);
+  }
+  j = J("[1]");
+  assert_int_equal(sb_model_detect(j, &v), SB_KIND_UNKNOWN);
+  cJSON_Delete(j);
+  j = J("{'kind':'Pod'}");
+  assert_int_equal(sb_model_detect(j, &v), SB_KIND_UNKNOWN);
+  cJSON_Delete(j);
+}
+
+static void not_ours_is_skipped_quietly(void **state) {
+  static const char *const texts[] = {
+    "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'x'}}",
+    "{'apiVersion':'v1','kind':'ConfigMap'}",
+    "{'apiVersion':'metrics.smi-spec.io/v1alpha1','kind':'TrafficMetrics'}",
+    "{'apiVersion':'example.com/v1','kind':'TrafficSplit'}",
+    "{'kind':'Pod'}",
+    "{}",
+    "[]",
+    "'text'",
+  };
+  sb_diags d;
+  sb_obj *o;
+  size_t i;
+
+  (void) state;
+  sb_diags_init(&d);
+  for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+    o = (sb_obj *) 1;
+    assert_int_equal(P(texts[i], &o, &d), SB_ENOTSMI);
+    assert_null(o);
+  }
+  assert_int_equal(d.n, 0);
+  sb_diags_free(&d);
+}
+
+/* Clearly SMI, but with no usable group: an error, not a skip. */
+static void smi_without_a_group_is_an_error(void **state) {
+  (void) state;
+  bad("{'kind':'TrafficSplit','metadata':{'name':'a'}}", 1, "apiVersion",
+      "is required (TrafficSplit is split.smi-spec.io/v1alpha1 to "
+      "v1alpha4)");
+  bad("{'apiVersion':'v1alpha1','kind':'HTTPRouteGroup'}", 1, "apiVersion",
+      "\"v1alpha1\" names no API group; HTTPRouteGroup is "
+      "specs.smi-spec.io/v1alpha1 to v1alpha4");
+  bad("{'apiVersion':'specs.smi-spec.io/v1alpha4','kind':'TrafficSplit'}",
+      1, "apiVersion", "TrafficSplit is not in specs.smi-spec.io; it is "
+      "split.smi-spec.io/v1alpha1 to v1alpha4");
+  bad("{'apiVersion':'split.smi-spec.io/v1alpha3','kind':'TrafficTarget'}",
+      1, "apiVersion", "TrafficTarget is not in split.smi-spec.io; it is "
+      "access.smi-spec.io/v1alpha1 to v1alpha3");
+  bad("{'apiVersion':'split.smi-spec.io','kind':'TrafficSplit'}", 1,
+      "apiVersion", "\"split.smi-spec.io\" names no version; TrafficSplit "
+      "is split.smi-spec.io/v1alpha1 to v1alpha4");
+  bad("{'apiVersion':3,'kind':'TCPRoute'}", 1, "apiVersion",
+      "must be a string (got a number)");
+}
+
+static void metadata(void **state) {
+  sb_obj *o;
+
+  (void) state;
+  o = ok("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+         "'name':'web','namespace':'shop','uid':'u-1',"
+         "'resourceVersion':'42','creationTimestamp':'2024-01-02T03:04:05Z',"
+         "'generation':3,'labels':{'a':'b'}},'secrets':[]}", 0);
+  assert_int_equal(o->kind, SB_KIND_SERVICE_ACCOUNT);
+  assert_int_equal(o->version, 1);
+  assert_string_equal(o->api_version, "v1");
+  assert_string_equal(o->name, "web");
+  assert_string_equal(o->ns, "shop");
+  assert_string_equal(o->uid, "u-1");
+  assert_string_equal(o->resource_version, "42");
+  assert_string_equal(o->creation_timestamp, "2024-01-02T03:04:05Z");
+  assert_int_equal(o->generation, 3);
+  assert_null(o->file);
+  assert_int_equal(o->line, 0);
+  assert_non_null(o->arena);
+  sb_obj_free(o);
+
+  /* Offline input: no namespace (the caller picks the default), no uid. */
+  o = ok("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+         "'name':'web'}}", 0);
+  assert_string_equal(o->ns, "");
+  assert_null(o->uid);
+  assert_null(o->resource_version);
+  assert_null(o->creation_timestamp);
+  assert_int_equal(o->generation, 0);
+  sb_obj_free(o);
+
+  bad("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+      "'name':'web','generation':1.5}}", 1, "metadata.generation",
+      "must be a whole number (got a number)");
+  bad("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+      "'name':'web','uid':7}}", 1, "metadata.uid",
+      "must be a string (got a number)");
+  bad("{'apiVersion':'v1','kind':'ServiceAccount','metadata':[]}", 1,
+      "metadata", "must be a map (got a list)");
+  bad("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+      "'name':'a..b'}}", 1, "metadata.name",
+      "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and "
+      "'.', starting and ending with a letter or digit, at most 253 "
+      "characters (got \"a..b\")");
+}
+
+static void services(void **state) {
+  sb_service *s;
+
+  (void) state;
+  s = (sb_service *) ok(
+      "{'apiVersion':'v1','kind':'Service','metadata':{'name':'web',"
+      "'namespace':'shop','uid':'u'},'spec':{'type':'NodePort',"
+      "'selector':{'app':'web','tier':'front'},'ports':["
+      "{'name':'http','port':80,'targetPort':8080,'appProtocol':'http'},"
+      "{'name':'grpc','protocol':'TCP','port':9090,'targetPort':'grpc'},"
+      "{'protocol':'UDP','port':53},"
+      "{'name':'metrics','port':9100,'targetPort':'9101'}]},"
+      "'status':{'loadBalancer':{}}}", 0);
+  assert_int_equal(s->obj.kind, SB_KIND_SERVICE);
+  assert_string_equal(s->type, "NodePort");
+  assert_int_equal(s->nselector, 2);
+  assert_string_equal(s->selector[0].key, "app");
+  assert_string_equal(s->selector[0].value, "web");
+  assert_string_equal(s->selector[1].key, "tier");
+  assert_string_equal(s->selector[1].value, "front");
+  assert_int_equal(s->nports, 4);
+  assert_string_equal(s->ports[0].name, "http");
+  assert_string_equal(s->ports[0].protocol, "TCP");
+  assert_string_equal(s->ports[0].app_protocol, "http");
+  assert_int_equal(s->ports[0].port, 80);
+  assert_int_equal(s->ports[0].target_port, 8080);
+  assert_null(s->ports[0].target_port_name);
+  assert_int_equal(s->ports[1].target_port, 0);
+  assert_string_equal(s->ports[1].target_port_name, "grpc");
+  assert_null(s->ports[1].app_protocol);
+  assert_null(s->ports[2].name);
+  assert_string_equal(s->ports[2].protocol, "UDP");
+  assert_int_equal(s->ports[2].target_port, 53);  /* defaults to port */
+  assert_int_equal(s->ports[3].target_port, 9101);
+  assert_null(s->ports[3].target_port_name);
+  sb_obj_free(&s->obj);
+
+  /* Defaults: ClusterIP, no selector, no ports. */
+  s = (sb_service *) ok("{'apiVersion':'v1','kind':'Service','metadata':"
+                        "{'name':'db'}}", 0);
+  assert_string_equal(s->type, "ClusterIP");
+  assert_int_equal(s->nselector, 0);
+  assert_null(s->selector);
+  assert_int_equal(s->nports, 0);
+  sb_obj_free(&s->obj);
+
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'ports':[{'name':'a'},{'port':0},{'port':80,"
+      "'protocol':'HTTP'},{'port':81,'targetPort':'Bad_Name'},{'port':82,"
+      "'targetPort':70000},{'port':83,'targetPort':'99999'},"
+      "{'port':84,'targetPort':true}],'selector':{'v':1}}}", 8,
+      "spec.ports[0].port", "is required");
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'ports':[{'port':0}]}}", 1, "spec.ports[0].port",
+      "must be a port number from 1 to 65535 (got 0)");
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'ports':[{'port':80,'protocol':'HTTP'}]}}", 1,
+      "spec.ports[0].protocol", "must be TCP, UDP or SCTP (got \"HTTP\")");
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'ports':[{'port':80,'targetPort':'Bad_Name'}]}}", 1,
+      "spec.ports[0].targetPort",
+      "\"Bad_Name\" is not a port name (at most 15 lower-case letters, "
+      "digits and '-', with at least one letter)");
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'ports':[{'port':80,'targetPort':'99999'}]}}", 1,
+      "spec.ports[0].targetPort",
+      "must be a port number from 1 to 65535 (got \"99999\")");
+  bad("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web'},"
+      "'spec':{'selector':{'version':1}}}", 1, "spec.selector[version]",
+      "must be a string (got a number); quote it");
+}
+
+static void pods_keep_only_what_identity_needs(void **state) {
+  sb_diags d;
+  sb_obj *o;
+  sb_pod *p;
+  cJSON *j;
+
+  (void) state;
+  sb_diags_init(&d);
+  j = load_json("pod-api.json");
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
+  assert_int_equal(d.n, 0);
+  p = (sb_pod *) o;
+  assert_int_equal(o->kind, SB_KIND_POD);
+  assert_string_equal(o->name, "web-7d9f8c6b5-x2k4p");
+  assert_string_equal(o->ns, "shop");
+  assert_string_equal(o->resource_version, "1843321");
+  assert_null(o->uid);                /* not kept for pods */
+  assert_null(o->creation_timestamp);
+  assert_int_equal(p->nlabels, 4);
+  assert_string_equal(p->labels[0].key, "app");
+  assert_string_equal(p->labels[0].value, "web");
+  assert_string_equal(p->labels[3].key, "team");
+  assert_string_equal(p->labels[3].value, "checkout");
+  assert_string_equal(p->service_account, "web");
+  assert_string_equal(p->phase, "Running");
+  assert_int_equal(p->nports, 1);
+  assert_string_equal(p->ports[0].name, "http");
+  assert_string_equal(p->ports[0].protocol, "TCP");
+  assert_int_equal(p->ports[0].port, 8080);
+  sb_obj_free(o);
+  cJSON_Delete(j);
+  sb_diags_free(&d);
+
+  /* The deprecated serviceAccount, then "default". */
+  p = (sb_pod *) ok("{'apiVersion':'v1','kind':'Pod','metadata':{'name':"
+                    "'a'},'spec':{'serviceAccount':'old'}}", 0);
+  assert_string_equal(p->service_account, "old");
+  assert_null(p->phase);
+  assert_int_equal(p->nlabels, 0);
+  sb_obj_free(&p->obj);
+  p = (sb_pod *) ok("{'apiVersion':'v1','kind':'Pod','metadata':{'name':"
+                    "'a'},'spec':{'serviceAccountName':''}}", 0);
+  assert_string_equal(p->service_account, "default");
+  sb_obj_free(&p->obj);
+
+  /* Ports of every container and of native sidecars, not of plain init
+   * containers. */
+  p = (sb_pod *) ok(
+      "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a'},'spec':{"
+      "'containers':[{'name':'app','ports':[{'containerPort':80},"
+      "{'containerPort':53,'protocol':'UDP','name':'dns'}]},"
+      "{'name':'side','ports':[{'containerPort':9090}]}],"
+      "'initContainers':[{'name':'init','ports':[{'containerPort':1}]},"
+      "{'name':'proxy','restartPolicy':'Always','ports':"
+      "[{'containerPort':4143,'name':'proxy'}]}]},"
+      "'status':{'phase':'Pending'}}", 0);
+  assert_int_equal(p->nports, 4);
+  assert_int_equal(p->ports[0].port, 80);
+  assert_null(p->ports[0].name);
+  assert_string_equal(p->ports[1].protocol, "UDP");
+  assert_string_equal(p->ports[1].name, "dns");
+  assert_int_equal(p->ports[2].port, 9090);
+  assert_int_equal(p->ports[3].port, 4143);
+  assert_string_equal(p->phase, "Pending");
+  sb_obj_free(&p->obj);
+
+  bad("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a','labels':"
+      "{'v':2}},'spec':{'containers':[{'ports':[{'name':'x'},"
+      "{'containerPort':70000}]},'c']}}", 4,
+      "spec.containers[0].ports[0].containerPort", "is required");
+  bad("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a'},'spec':{"
+      "'containers':[{'ports':[{'containerPort':70000}]}]}}", 1,
+      "spec.containers[0].ports[0].containerPort",
+      "must be a port number from 1 to 65535 (got 70000)");
+  bad("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a','labels':"
+      "{'v':2}}}", 1, "metadata.labels[v]",
+      "must be a string (got a number); quote it");
+  bad("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a'},'spec':{"
+      "'containers':['c']}}", 1, "spec.containers[0]",
+      "must be a map (got a string)");
+}
+
+static size_t arena_overhead(void) {
+  sb_arena *a = sb_arena_new(8);
+  size_t n;
+
+  assert_non_null(a);
+  n = sb_arena_size(a) - 8;
+  sb_arena_free(a);
+  return n;
+}
+
+#define A8(n) (((n) + 7u) & ~(size_t) 7u)
+
+/* A typical Pod (4 labels, 1 port) is one allocation with no slack: the
+ * arena holds the struct, two arrays and the strings that are not shared
+ * static ones, nothing else. */
+static void a_pod_is_one_small_allocation(void **state) {
+  sb_diags d;
+  sb_obj *o;
+  cJSON *j;
+  size_t want, strings;
+
+  (void) state;
+  sb_diags_init(&d);
+  j = load_json("pod-api.json");
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
+  /* name, namespace, resourceVersion, label values "web", "7d9f8c6b5",
+   * "v1", the key "team" and its value, the ServiceAccount; "app",
+   * "pod-template-hash", "version", "http", "TCP", "Running" are
+   * shared. */
+  strings = sizeof("web-7d9f8c6b5-x2k4p") + sizeof("shop") +
+            sizeof("1843321") + sizeof("web") + sizeof("7d9f8c6b5") +
+            sizeof("v1") + sizeof("team") + sizeof("checkout") +
+            sizeof("web");
+  want = arena_overhead() + A8(sizeof(sb_pod)) + A8(4 * sizeof(sb_kv)) +
+         A8(sizeof(sb_container_port)) + A8(strings);
+  printf("typical Pod (4 labels, 1 port): %zu bytes in one allocation "
+         "(struct %zu, arena header %zu)\n", sb_obj_size(o),
+         sizeof(sb_pod), arena_overhead());
+  assert_int_equal(sb_obj_size(o), want);
+  assert_true(sb_obj_size(o) <= 360);
+  sb_obj_free(o);
+  cJSON_Delete(j);
+  sb_diags_free(&d);
+}
+
+static void smi_objects_are_small_too(void **state) {
+  sb_obj *o;
+  size_t strings;
+
+  (void) state;
+  /* Exact too: defaulted namespaces share the object's string, kinds are
+   * static, and nothing is left over. */
+  o = ok("{'apiVersion':'access.smi-spec.io/v1alpha3','kind':"
+         "'TrafficTarget','metadata':{'name':'t','namespace':'shop'},"
+         "'spec':{'destination':{'kind':'ServiceAccount','name':'a'},"
+         "'sources':[{'kind':'ServiceAccount','name':'b','namespace':"
+         "'other'}],'rules':[{'kind':'HTTPRouteGroup','name':'r',"
+         "'matches':['m1','m2']}]}}", 0);
+  strings = sizeof("t") + sizeof("shop") + sizeof("a") + sizeof("b") +
+            sizeof("other") + sizeof("r") + sizeof("m1") + sizeof("m2");
+  assert_int_equal(sb_obj_size(o),
+                   arena_overhead() + A8(sizeof(sb_traffic_target)) +
+                   A8(strings) + A8(sizeof(sb_subject)) +
+                   A8(sizeof(sb_tt_rule)) + A8(2 * sizeof(char *)));
+  printf("TrafficTarget (1 source, 1 rule): %zu bytes\n", sb_obj_size(o));
+  sb_obj_free(o);
+  o = ok("{'apiVersion':'split.smi-spec.io/v1alpha1','kind':'TrafficSplit',"
+         "'metadata':{'name':'podinfo','namespace':'test','uid':"
+         "'0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60','resourceVersion':'184467',"
+         "'creationTimestamp':'2024-03-02T10:15:00Z','generation':7},"
+         "'spec':{'service':'podinfo','backends':[{'service':"
+         "'podinfo-primary','weight':'95'},{'service':'podinfo-canary',"
+         "'weight':'5'}]}}", 0);
+  printf("TrafficSplit (2 backends): %zu bytes\n", sb_obj_size(o));
+  assert_true(sb_obj_size(o) <= 400);
+  sb_obj_free(o);
+  o = ok("{'apiVersion':'specs.smi-spec.io/v1alpha4','kind':"
+         "'HTTPRouteGroup','metadata':{'name':'r','namespace':'shop'},"
+         "'spec':{'matches':[{'name':'metrics','pathRegex':'/metrics',"
+         "'methods':['GET']},{'name':'ff','headers':{'user-agent':"
+         "'.*Firefox.*'}}]}}", 0);
+  printf("HTTPRouteGroup (2 matches): %zu bytes\n", sb_obj_size(o));
+  assert_true(sb_obj_size(o) <= 400);
+  sb_obj_free(o);
+  o = ok("{'apiVersion':'v1','kind':'Service','metadata':{'name':'web',"
+         "'namespace':'shop'},'spec':{'selector':{'app':'web'},'ports':"
+         "[{'name':'http','port':80,'targetPort':8080}]}}", 0);
+  printf("Service (1 selector, 1 port): %zu bytes\n", sb_obj_size(o));
+  assert_true(sb_obj_size(o) <= 300);
+  sb_obj_free(o);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(detects_every_kind_and_version),
+    cmocka_unit_test(not_ours_is_skipped_quietly),
+    cmocka_unit_test(smi_without_a_group_is_an_error),
+    cmocka_unit_test(metadata),
+    cmocka_unit_test(services),
+    cmocka_unit_test(pods_keep_only_what_identity_needs),
+    cmocka_unit_test(a_pod_is_one_small_allocation),
+    cmocka_unit_test(smi_objects_are_small_too),
+  };
+
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
