@@ -49,9 +49,11 @@ typedef struct sb_gen {
   const cJSON *obj;            /* the whole object when managed, else NULL;
                                   without metadata.managedFields, status
                                   and the kubectl last-applied annotation */
-  /* The source's full name: the smi-bridge.io/source-name annotation when
-   * present (the label value is hashed for names over 63 characters),
-   * else the label; NULL when neither is there. */
+  /* The source's full name (the label value is hashed for names over 63
+   * characters): the smi-bridge.io/source-name annotation when present,
+   * else the name of the one ownerReference of the source's kind whose
+   * sb_label_value is the label, else the label; NULL when none is
+   * there. */
   const char *source_full_name;
 } sb_gen;
 

@@ -799,17 +799,41 @@ static int src_link(sb_cache *c, genent *g, genent *after) {
   return 0;
 }
 
+/* The source's full name when the object says it: the annotation, else
+ * the one ownerReference of the source's kind whose name the label stands
+ * for (a long name is hashed in the label, never in an ownerReference).
+ * NULL when neither tells. */
+static const char *full_source_name(const cJSON *meta, const char *skind,
+                                    const char *label) {
+  const char *full = jstr(jget(meta, "annotations"), SB_LABEL_SOURCE_NAME);
+  const char *name;
+  const cJSON *ref;
+  char lv[64];
+  int n = 0;
+
+  if (full || !skind || !label)
+    return full;
+  cJSON_ArrayForEach(ref, jget(meta, "ownerReferences")) {
+    name = jstr(ref, "name");
+    if (!name || !streq(jstr(ref, "kind"), skind) ||
+        sb_label_value(name, lv) != 0 || strcmp(lv, label) != 0)
+      continue;
+    full = name;
+    n++;
+  }
+  return n == 1 ? full : NULL;
+}
+
 static genent *gen_new(const sb_gvk *gvk, const cJSON *json) {
   const cJSON *meta = jget(json, "metadata");
   const cJSON *labels = jget(meta, "labels");
-  const cJSON *ann = jget(meta, "annotations");
   const char *ns = jstr(meta, "namespace");
   const char *name = jstr(meta, "name");
   const char *uid = jstr(meta, "uid");
   const char *rv = jstr(meta, "resourceVersion");
   const char *skind = jstr(labels, SB_LABEL_SOURCE_KIND);
   const char *sname = jstr(labels, SB_LABEL_SOURCE_NAME);
-  const char *sfull = jstr(ann, SB_LABEL_SOURCE_NAME);
+  const char *sfull = full_source_name(meta, skind, sname);
   int managed = streq(jstr(labels, SB_LABEL_MANAGED_BY), SB_MANAGER);
   size_t klen, size;
   genent *g;

@@ -14,8 +14,10 @@
  * object is then foreign, and foreign objects are never touched.
  *
  * Ownership of existing objects is decided from their labels: managed-by
- * says "smi-bridge", the source labels say which key. The full source name
- * is read from the annotation when the label had to be hashed.
+ * says "smi-bridge", the source labels say which key. When the label had
+ * to be hashed, the full source name comes from the annotation or the
+ * ownerReference (sb_gen.source_full_name), so a short name that happens
+ * to equal a hash never claims a long-named source's objects.
  */
 #include "sb/reconcile.h"
 
@@ -242,7 +244,8 @@ static int owned_by(const sb_gen *g, const sb_key *key, const char *lv) {
     return 0;
   if (g->source_name && !streq(g->source_name, lv))
     return 0;
-  /* source_full_name is the label when there is no annotation. */
+  /* source_full_name is the label itself when neither the annotation nor
+   * an ownerReference names the source. */
   if (g->source_full_name && g->source_full_name != g->source_name &&
       !streq(g->source_full_name, key->name))
     return 0;

@@ -703,6 +703,37 @@ static void generated_by_source(void **state) {
   assert_string_equal(g->source_full_name, longname);
   assert_null(sb_cache_gen(c, &VS, "shop", "g")->source_full_name);
 
+  /* Without the annotation, the ownerReference the label stands for. */
+  {
+    char lv[64], text[1024];
+    assert_int_equal(sb_label_value(longname, lv), 0);
+    snprintf(text, sizeof(text),
+             "{'metadata':{'namespace':'shop','name':'i','uid':'u',"
+             "'resourceVersion':'1','labels':{'app.kubernetes.io/managed-by':"
+             "'smi-bridge','smi-bridge.io/source-kind':'TrafficSplit',"
+             "'smi-bridge.io/source-name':'%s'},'ownerReferences':["
+             "{'kind':'TrafficTarget','name':'x'},"
+             "{'kind':'TrafficSplit','name':'other'},"
+             "{'kind':'TrafficSplit','name':'%s'}]}}", lv, longname);
+    assert_int_equal(apply(c, &R_VS, text), 0);
+    assert_string_equal(sb_cache_gen(c, &VS, "shop", "i")->source_full_name,
+                        longname);
+    /* An owner the label does not stand for says nothing. */
+    assert_int_equal(apply(c, &R_VS, "{'metadata':{'namespace':'shop',"
+                           "'name':'j','labels':{"
+                           "'app.kubernetes.io/managed-by':'smi-bridge',"
+                           "'smi-bridge.io/source-kind':'TrafficSplit',"
+                           "'smi-bridge.io/source-name':'web'},"
+                           "'ownerReferences':[{'kind':'TrafficSplit',"
+                           "'name':'api'}]}}"), 0);
+    assert_string_equal(sb_cache_gen(c, &VS, "shop", "j")->source_full_name,
+                        "web");
+    assert_int_equal(del(c, &R_VS, "{'metadata':{'namespace':'shop',"
+                         "'name':'i'}}"), 0);
+    assert_int_equal(del(c, &R_VS, "{'metadata':{'namespace':'shop',"
+                         "'name':'j'}}"), 0);
+  }
+
   /* An update keeps the object's place in its source's list. */
   assert_int_equal(gen(c, &R_VS, "a", "2", 1, "TrafficSplit", "web", NULL),
                    0);

@@ -877,6 +877,57 @@ static void hashed_source_names(void **state) {
   sb_cache_free(c);
 }
 
+/* Without the annotation the ownerReference names the source: a source
+ * whose short name equals a long name's hashed label value must not take
+ * (or prune) the long one's objects. */
+static void hashed_names_by_owner(void **state) {
+  static const char *longname =
+      "a-traffic-split-with-a-name-much-longer-than-sixty-three-chars-"
+      "and-then-some";
+  sb_cache *c = load_world();
+  sb_translate_opts o;
+  const sb_gvk *kinds;
+  sb_cache_res r;
+  char lv[64];
+  sb_key lk = {SB_KIND_TRAFFIC_SPLIT, "shop", NULL};
+  sb_key sk = {SB_KIND_TRAFFIC_SPLIT, "shop", NULL};
+  sb_plan p;
+  cJSON *obj, *ref;
+
+  (void) state;
+  opts(&o);
+  sb_translate_output_kinds(&o, &kinds);
+  assert_int_equal(sb_label_value(longname, lv), 0);
+  assert_string_not_equal(lv, longname);
+  lk.name = longname;
+  sk.name = lv;   /* a (gone) source literally named like the hash */
+  r = gen_res(&kinds[0]);
+  obj = J("{'metadata':{'namespace':'shop','name':'long-split','uid':'u1',"
+          "'resourceVersion':'5','labels':{'app.kubernetes.io/managed-by':"
+          "'smi-bridge','smi-bridge.io/source-kind':'TrafficSplit'},"
+          "'ownerReferences':[{'apiVersion':'split.smi-spec.io/v1alpha4',"
+          "'kind':'TrafficSplit','uid':'u0','controller':true}]},"
+          "'spec':{}}");
+  set_str(labels_of(obj), SB_LABEL_SOURCE_NAME, lv);
+  ref = cJSON_GetArrayItem(cJSON_GetObjectItem(meta_of(obj),
+                                               "ownerReferences"), 0);
+  set_str(ref, "name", longname);
+  assert_int_equal(sb_cache_apply(c, &r, obj), 0);
+  assert_string_equal(sb_cache_gen(c, &kinds[0], "shop", "long-split")
+                          ->source_full_name, longname);
+
+  sb_plan_init(&p);
+  assert_int_equal(run(c, &sk, &p), 0);
+  assert_int_equal(p.nactions, 0);
+  assert_int_equal(run(c, &lk, &p), 0);  /* the long one is gone */
+  assert_int_equal(p.nactions, 1);
+  assert_int_equal(p.actions[0].type, SB_ACTION_DELETE);
+  assert_string_equal(p.actions[0].name, "long-split");
+  cJSON_Delete(obj);
+  sb_plan_free(&p);
+  sb_cache_free(c);
+}
+
 /* Every key of the fixture in every output mode: applied once and fed
  * back as the server returns it, nothing is left to do, and no key
  * touches another's objects. */
@@ -954,6 +1005,7 @@ int main(void) {
     cmocka_unit_test(invalid_source_changes_nothing),
     cmocka_unit_test(source_warnings_in_plan),
     cmocka_unit_test(hashed_source_names),
+    cmocka_unit_test(hashed_names_by_owner),
     cmocka_unit_test(every_key_every_mode_settles),
   };
 
