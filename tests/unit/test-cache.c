@@ -926,7 +926,7 @@ static void memory_per_entry(void **state) {
   cJSON *meta = cJSON_GetObjectItem(pod, "metadata");
   cJSON *labels = cJSON_GetObjectItem(meta, "labels");
   cJSON *spec = cJSON_GetObjectItem(pod, "spec");
-  size_t b0, b1, b2, h0, h1, h2, per_pod, per_smi;
+  size_t b0, b1, b2, h0, h1, h2, per_pod, per_smi, rss0 = rss_bytes();
   sb_cache_res r;
   char text[2048], s1[64], s2[64];
   char *out;
@@ -1022,8 +1022,8 @@ static void memory_per_entry(void **state) {
   assert_true(per_smi < 590);
   if (heap_is_counted()) {
     fprintf(stderr, "  heap: %zu bytes per Pod, %zu per SMI object; "
-            "RSS %zu KiB\n", (h1 - h0) / 20000, (h2 - h1) / 10000,
-            rss_bytes() / 1024);
+            "RSS %zu KiB -> %zu KiB\n", (h1 - h0) / 20000,
+            (h2 - h1) / 10000, rss0 / 1024, rss_bytes() / 1024);
     /* sb_cache_bytes is honest: within 10% of what the heap says. */
     assert_true((b1 - b0) * 100 >= (h1 - h0) * 90);
     assert_true((b1 - b0) * 100 <= (h1 - h0) * 110);
