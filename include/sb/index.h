@@ -40,18 +40,38 @@ typedef struct sb_index_obj {
 } sb_index_obj;
 
 /* Replaces everything key depends on: the translation's deps and the
- * generated objects it wants. */
+ * generated objects it wants (repeats are harmless). A key set with nothing
+ * stays known (sb_index_keys) until removed. 0, SB_EINVAL, or SB_ENOMEM --
+ * then the key's dependencies are only partly recorded: run it again. */
 int sb_index_set(sb_index *ix, const char *key, const sb_dep *deps,
                  size_t ndeps, const sb_index_obj *wanted, size_t nwanted);
 /* Forgets key (its source is gone and its outputs are pruned). */
 void sb_index_remove(sb_index *ix, const char *key);
 
-/* Calls fn for every key whose dependencies a cache change touches,
- * each key once per call. */
+/* Calls fn for every key whose dependencies a cache change touches, each
+ * key once per call, in strcmp order. What a change touches, from its old
+ * AND new object: the object itself (kind/ns/name; for GENERATED changes
+ * the gvk's kind, matched against wanted objects); for a Pod also the pods
+ * of its ServiceAccount and of its namespace; for a TrafficSplit the splits
+ * of its root; for a TrafficTarget the targets of its destination. The key
+ * string is valid during the call only. 0, SB_EINVAL or SB_ENOMEM (then fn
+ * was not called). */
 typedef void (*sb_index_fn)(void *arg, const char *key);
 int sb_index_affected(const sb_index *ix, const sb_change *c,
                       sb_index_fn fn, void *arg);
 
 size_t sb_index_keys(const sb_index *ix);
+
+/* The keys a change names by itself, which no recorded dependency can
+ * know about (a new TrafficSplit, an orphan found at start-up): for an SMI
+ * object, sb_translate_keys_of of its old and of its new version; for an
+ * INVALID change of a TrafficSplit or TrafficTarget, its own key; for a
+ * generated object managed by smi-bridge (old or new), the key its source
+ * labels name (the full name from the annotation when the label is
+ * hashed). The controller enqueues these and sb_index_affected's keys;
+ * each key is reported once per call, in strcmp order. 0, SB_EINVAL or
+ * SB_ENOMEM (then fn was not called). */
+int sb_index_keys_of_change(const sb_change *c, const sb_translate_opts *o,
+                            sb_index_fn fn, void *arg);
 
 #endif

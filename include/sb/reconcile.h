@@ -28,6 +28,11 @@
 #include "sb/index.h"
 #include "sb/translate.h"
 
+/* Diagnostic reason for a translation that produced an object reconcile
+ * cannot place (a kind not in sb_translate_output_kinds, no name): a bug
+ * guard, never the user's fault. */
+#define SB_REASON_INTERNAL "InternalError"
+
 typedef enum { SB_ACTION_APPLY = 0, SB_ACTION_DELETE = 1 } sb_action_type;
 
 typedef struct sb_action {
@@ -46,7 +51,7 @@ typedef struct sb_plan {
   size_t nactions;
   size_t unchanged;    /* desired objects already in place */
   sb_diags diags;      /* translation diagnostics + conflicts */
-  sb_dep *deps;        /* moved from the translation */
+  sb_dep *deps;        /* copied from the translation (owned) */
   size_t ndeps;
   sb_index_obj *wanted; /* every desired object (strings owned) */
   size_t nwanted;
@@ -58,12 +63,33 @@ typedef struct sb_plan {
 void sb_plan_init(sb_plan *p);
 void sb_plan_free(sb_plan *p);
 
+/* Fills plan (initialised with sb_plan_init and empty) for key.
+ *
+ *   outcome OK       diags: the source's parse warnings (sb_cache_warnings),
+ *                    the translation's, then conflicts.
+ *                    actions as in the table above; applies in translation
+ *                    order, then deletes sorted by kind, namespace, name.
+ *                    Only objects in the key's own namespace are pruned:
+ *                    the source labels do not name the source's namespace.
+ *   outcome INVALID  no actions at all. diags are the invalid entry's
+ *                    (sb_cache_invalid) when there is one, else the
+ *                    translation's.
+ * Either way deps and wanted are filled (wanted: what the translation of
+ * the world's version produced -- for an invalid source, its last valid
+ * version), ready for sb_index_set, and src_api_version/src_uid come from
+ * the invalid entry, else the world's object, else stay NULL.
+ * Conflicts are SB_DIAG_ERROR diagnostics (reason SB_REASON_CONFLICT) on
+ * the source key. 0, SB_EINVAL, or SB_ENOMEM (plan partly filled: free it
+ * with sb_plan_free). */
 int sb_reconcile(const sb_cache *c, const sb_key *key,
                  const sb_translate_opts *o, sb_plan *plan);
 
 /* Is every field of desired present, equal, in actual? (objects:
  * recursively per key; arrays: same length, element-wise; scalars equal;
- * numbers compared as numbers). Exposed for tests. */
+ * numbers compared as numbers; strings, booleans and null exactly). An
+ * empty map or list in desired also matches a missing or null field (the
+ * API server drops empty values). NULL desired is a subset of anything.
+ * Exposed for tests. */
 int sb_json_subset(const cJSON *desired, const cJSON *actual);
 
 #endif

@@ -1,0 +1,1221 @@
+/* cache.c -- the controller's picture of the cluster. See sb/cache.h.
+ *
+ * Three stores behind one writer interface:
+ *
+ *   world      an sb_world (model objects, owned and indexed by world.c).
+ *              The cache adds nothing per object: tens of thousands of
+ *              pods live here and every byte per entry counts.
+ *   invalid    per SMI kind, "ns\0name" -> one block holding the entry, its
+ *              strings and the diagnostics of the unusable version.
+ *   generated  per (group, kind), "ns\0name" -> one block holding sb_gen
+ *              and its strings; managed objects also keep a stripped copy
+ *              of the JSON (what reconcile compares against). Managed
+ *              entries are also linked into a list per source
+ *              ("ns\0kind\0label"), which is what prune walks.
+ *
+ * Relists are mark-and-sweep. Generated and invalid entries carry the
+ * epoch of the last sync that saw them; begin_sync bumps the epoch and
+ * end_sync sweeps what kept the old one. World objects cannot carry a mark
+ * (they belong to the model), so during a sync the cache records the
+ * address of every world object the sync put or confirmed. That is exact:
+ * an object that has lived in the world since before begin_sync cannot
+ * share an address with one created during the sync, and an object the
+ * sync put is marked by its own address. A mark that cannot be recorded
+ * (ENOMEM) cancels the sweep instead of deleting a live object.
+ *
+ * An update that carries the resourceVersion the cache already holds is a
+ * no-op (relists resend everything); a Pod update that changes nothing the
+ * model keeps is stored silently (status churn would otherwise re-run
+ * every TrafficTarget of the namespace).
+ */
+#include "sb/cache.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sb/common.h"
+#include "sb/err.h"
+#include "sb/hmap.h"
+
+#define ANN_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/* What one malloc(n) really takes with glibc on 64-bit: the size word plus
+ * the request, rounded to 16, at least 32. */
+static size_t alloc_cost(size_t n) {
+  size_t c = (n + 8 + 15) & ~(size_t) 15;
+  return c < 32 ? 32 : c;
+}
+
+/* A hash table slot (hmap.c: hash, key, length, value) at the table's
+ * typical load of one half. */
+#define SLOT_COST (2 * 32)
+/* What the world spends per object beyond the object's arena: an entry of
+ * nine pointers (one 80-byte chunk) and its share of a chained hash table
+ * (one pointer per bucket, buckets at 50-100% load); see world.c. Groups
+ * per namespace and per index value are shared by many objects and left
+ * out. An arena is one malloc: on average 16 more bytes than it asked. */
+#define WORLD_ENTRY_COST (80 + 12)
+#define ARENA_OVERHEAD 16
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const cJSON *jget(const cJSON *o, const char *k) {
+  return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = jget(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int streq(const char *a, const char *b) {
+  if (!a || !b)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static size_t slen(const char *s) {
+  return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies s to *p (advancing it); NULL stays NULL. */
+static const char *put_str(char **p, const char *s) {
+  size_t n;
+  char *d = *p;
+
+  if (!s)
+    return NULL;
+  n = strlen(s) + 1;
+  memcpy(d, s, n);
+  *p += n;
+  return d;
+}
+
+/* Composite keys "a\0b" or "a\0b\0c", on the stack when short. */
+typedef struct ckey {
+  char stack[256];
+  char *p;
+  size_t len;
+} ckey;
+
+static int ckey_make(ckey *k, const char *a, const char *b, const char *c) {
+  size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+  size_t len = la + 1 + lb + (c ? 1 + lc : 0);
+
+  k->p = len < sizeof(k->stack) ? k->stack : malloc(len + 1);
+  if (!k->p)
+    return SB_ENOMEM;
+  memcpy(k->p, a, la);
+  k->p[la] = '\0';
+  memcpy(k->p + la + 1, b, lb);
+  k->p[la + 1 + lb] = '\0';
+  if (c) {
+    memcpy(k->p + la + 2 + lb, c, lc);
+    k->p[len] = '\0';
+  }
+  k->len = len;
+  return 0;
+}
+
+static void ckey_done(ckey *k) {
+  if (k->p != k->stack)
+    free(k->p);
+}
+
+/* ---- a set of addresses (sync marks for world objects) ------------------ */
+
+typedef struct ptrset {
+  uintptr_t *v;
+  size_t cap;        /* power of two, or 0 */
+  size_t n;
+} ptrset;
+
+static size_t ptr_slot(uintptr_t p, size_t cap) {
+  uint64_t h = (uint64_t) p * 0x9e3779b97f4a7c15ULL;
+  return (size_t) (h >> 17) & (cap - 1);
+}
+
+static int ptrset_has(const ptrset *s, const void *p) {
+  size_t i;
+
+  if (!s->cap)
+    return 0;
+  for (i = ptr_slot((uintptr_t) p, s->cap);; i = (i + 1) & (s->cap - 1)) {
+    if (s->v[i] == (uintptr_t) p)
+      return 1;
+    if (s->v[i] == 0)
+      return 0;
+  }
+}
+
+static int ptrset_add(ptrset *s, const void *p) {
+  size_t i;
+
+  if ((s->n + 1) * 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64, j;
+    uintptr_t *v = calloc(cap, sizeof(*v));
+    if (!v)
+      return SB_ENOMEM;
+    for (j = 0; j < s->cap; j++) {
+      if (!s->v[j])
+        continue;
+      for (i = ptr_slot(s->v[j], cap); v[i]; i = (i + 1) & (cap - 1))
+        ;
+      v[i] = s->v[j];
+    }
+    free(s->v);
+    s->v = v;
+    s->cap = cap;
+  }
+  for (i = ptr_slot((uintptr_t) p, s->cap); s->v[i];
+       i = (i + 1) & (s->cap - 1))
+    if (s->v[i] == (uintptr_t) p)
+      return 0;
+  s->v[i] = (uintptr_t) p;
+  s->n++;
+  return 0;
+}
+
+static void ptrset_free(ptrset *s) {
+  free(s->v);
+  memset(s, 0, sizeof(*s));
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+typedef struct inv {
+  sb_invalid pub;
+  sb_kind kind;
+  uint32_t epoch;
+  size_t bytes;
+  size_t klen;
+  char key[];        /* "ns\0name", then the other strings */
+} inv;
+
+struct srcgroup;
+
+typedef struct genent {
+  sb_gen pub;
+  struct srcgroup *sg;
+  struct genent *sprev, *snext;
+  uint32_t epoch;
+  size_t bytes;
+  size_t klen;
+  char key[];        /* "ns\0name", then the other strings */
+} genent;
+
+typedef struct srcgroup {
+  genent *head, *tail;
+  size_t klen;
+  char key[];        /* "ns\0kind\0label" */
+} srcgroup;
+
+typedef struct genres {
+  const sb_gvk *gvk;
+  sb_hmap *objs;     /* "ns\0name" -> genent (keys borrowed) */
+  uint32_t epoch;
+  int syncing;
+  struct genres *next;
+} genres;
+
+typedef struct modelsync {
+  ptrset seen;
+  uint32_t epoch;
+  int active;
+  int failed;
+} modelsync;
+
+/* Diagnostics per SMI object: one map per kind, "ns\0name" -> inv. */
+typedef struct difftab {
+  sb_hmap *m[SB_KIND__COUNT];
+  size_t n;
+  size_t bytes;
+} difftab;
+
+struct sb_cache {
+  sb_cache_fn fn;
+  void *arg;
+  sb_world *world;
+  difftab invalid;   /* unusable current versions */
+  difftab warned;    /* warnings of the world's (valid) versions */
+  modelsync ms[SB_KIND__COUNT];
+  genres *gens;
+  sb_hmap *bysrc;    /* "ns\0kind\0label" -> srcgroup */
+  size_t ngen;
+  size_t gen_bytes;
+  size_t nsrc;
+};
+
+static void report(sb_cache *c, sb_change_type type, sb_kind kind,
+                   const char *ns, const char *name, const void *old_obj,
+                   const void *new_obj) {
+  sb_change ch;
+
+  if (!c->fn)
+    return;
+  ch.type = type;
+  ch.kind = kind;
+  ch.ns = ns;
+  ch.name = name;
+  ch.old_obj = old_obj;
+  ch.new_obj = new_obj;
+  c->fn(c->arg, &ch);
+}
+
+/* ---- JSON copies -------------------------------------------------------- */
+
+static size_t json_cost(const cJSON *j) {
+  size_t n = 0;
+
+  for (; j; j = j->next) {
+    n += alloc_cost(sizeof(cJSON));
+    if (j->string && !(j->type & cJSON_StringIsConst))
+      n += alloc_cost(strlen(j->string) + 1);
+    if (j->valuestring)
+      n += alloc_cost(strlen(j->valuestring) + 1);
+    n += json_cost(j->child);
+  }
+  return n;
+}
+
+static int add_copy(cJSON *to, const cJSON *item) {
+  cJSON *d = cJSON_Duplicate(item, 1);
+
+  if (!d)
+    return SB_ENOMEM;
+  if (!cJSON_AddItemToObject(to, item->string, d)) {
+    cJSON_Delete(d);
+    return SB_ENOMEM;
+  }
+  return 0;
+}
+
+/* A copy of a managed object without what reconcile never compares and
+ * the server keeps adding: status, managedFields, the kubectl annotation
+ * (desired objects never contain them, so sb_json_subset is unaffected). */
+static cJSON *strip_copy(const cJSON *obj) {
+  cJSON *out = cJSON_CreateObject(), *meta, *ann;
+  const cJSON *i, *m, *a;
+
+  if (!out)
+    return NULL;
+  cJSON_ArrayForEach(i, obj) {
+    if (!i->string || strcmp(i->string, "status") == 0)
+      continue;
+    if (strcmp(i->string, "metadata") != 0 || !cJSON_IsObject(i)) {
+      if (add_copy(out, i))
+        goto fail;
+      continue;
+    }
+    meta = cJSON_AddObjectToObject(out, "metadata");
+    if (!meta)
+      goto fail;
+    cJSON_ArrayForEach(m, i) {
+      if (!m->string || strcmp(m->string, "managedFields") == 0)
+        continue;
+      if (strcmp(m->string, "annotations") != 0 || !cJSON_IsObject(m)) {
+        if (add_copy(meta, m))
+          goto fail;
+        continue;
+      }
+      ann = cJSON_AddObjectToObject(meta, "annotations");
+      if (!ann)
+        goto fail;
+      cJSON_ArrayForEach(a, m) {
+        if (a->string && strcmp(a->string, ANN_LAST_APPLIED) == 0)
+          continue;
+        if (add_copy(ann, a))
+          goto fail;
+      }
+    }
+  }
+  return out;
+fail:
+  cJSON_Delete(out);
+  return NULL;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+sb_cache *sb_cache_new(sb_cache_fn on_change, void *arg) {
+  sb_cache *c = calloc(1, sizeof(*c));
+
+  if (!c)
+    return NULL;
+  c->fn = on_change;
+  c->arg = arg;
+  c->world = sb_world_new();
+  c->bysrc = sb_hmap_new(0);
+  if (!c->world || !c->bysrc) {
+    sb_cache_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void inv_free(inv *iv) {
+  if (!iv)
+    return;
+  sb_diags_free(&iv->pub.diags);
+  free(iv);
+}
+
+static void difftab_free_kind(difftab *t, int k) {
+  sb_hmap_iter it = {0};
+  void *v;
+
+  if (!t->m[k])
+    return;
+  while (sb_hmap_next(t->m[k], &it, NULL, NULL, &v))
+    inv_free(v);
+  sb_hmap_free(t->m[k]);
+  t->m[k] = NULL;
+}
+
+static void gen_free(genent *g) {
+  if (!g)
+    return;
+  cJSON_Delete((cJSON *) g->pub.obj);
+  free(g);
+}
+
+void sb_cache_free(sb_cache *c) {
+  sb_hmap_iter it;
+  genres *t, *next;
+  void *v;
+  int k;
+
+  if (!c)
+    return;
+  for (k = 0; k < SB_KIND__COUNT; k++) {
+    difftab_free_kind(&c->invalid, k);
+    difftab_free_kind(&c->warned, k);
+    ptrset_free(&c->ms[k].seen);
+  }
+  for (t = c->gens; t; t = next) {
+    next = t->next;
+    memset(&it, 0, sizeof(it));
+    while (sb_hmap_next(t->objs, &it, NULL, NULL, &v))
+      gen_free(v);
+    sb_hmap_free(t->objs);
+    free(t);
+  }
+  if (c->bysrc) {
+    memset(&it, 0, sizeof(it));
+    while (sb_hmap_next(c->bysrc, &it, NULL, NULL, &v))
+      free(v);
+    sb_hmap_free(c->bysrc);
+  }
+  sb_world_free(c->world);
+  free(c);
+}
+
+const sb_world *sb_cache_world(const sb_cache *c) {
+  return c->world;
+}
+
+/* ---- diagnostics of SMI objects ----------------------------------------- */
+
+static inv *inv_get(const difftab *t, sb_kind kind, const char *ns,
+                    const char *name) {
+  ckey k;
+  inv *iv;
+
+  if (kind <= SB_KIND_UNKNOWN || kind >= SB_KIND__COUNT || !t->m[kind])
+    return NULL;
+  if (ckey_make(&k, ns, name, NULL))
+    return NULL;
+  iv = sb_hmap_get(t->m[kind], k.p, k.len);
+  ckey_done(&k);
+  return iv;
+}
+
+static size_t diags_cost(const sb_diags *d) {
+  size_t n = d->cap ? alloc_cost(d->cap * sizeof(sb_diag)) : 0, i;
+
+  for (i = 0; i < d->n; i++) {
+    const sb_diag *x = &d->v[i];
+    const char *s[] = {x->file, x->kind, x->ns, x->name, x->path, x->msg};
+    size_t j;
+    for (j = 0; j < SB_ARRAY_SIZE(s); j++)
+      if (s[j])
+        n += alloc_cost(strlen(s[j]) + 1);
+  }
+  return n;
+}
+
+/* A new entry for the version json; takes diags' contents. */
+static inv *inv_new(sb_kind kind, const char *ns, const char *name,
+                    const cJSON *json, sb_diags *diags) {
+  const cJSON *meta = jget(json, "metadata");
+  const char *av = jstr(json, "apiVersion");
+  const char *uid = jstr(meta, "uid");
+  const char *rv = jstr(meta, "resourceVersion");
+  size_t klen = strlen(ns) + 1 + strlen(name);
+  size_t size = sizeof(inv) + klen + 1 + slen(av) + slen(uid) + slen(rv);
+  inv *iv = malloc(size);
+  char *p;
+
+  if (!iv)
+    return NULL;
+  memset(iv, 0, sizeof(*iv));
+  iv->kind = kind;
+  iv->klen = klen;
+  p = iv->key;
+  put_str(&p, ns);
+  put_str(&p, name);
+  iv->pub.api_version = put_str(&p, av);
+  iv->pub.uid = put_str(&p, uid);
+  iv->pub.resource_version = put_str(&p, rv);
+  iv->pub.diags = *diags;
+  sb_diags_init(diags);
+  iv->bytes = alloc_cost(size) + diags_cost(&iv->pub.diags) + SLOT_COST;
+  return iv;
+}
+
+static const char *inv_ns(const inv *iv) {
+  return iv->key;
+}
+
+static const char *inv_name(const inv *iv) {
+  return iv->key + strlen(iv->key) + 1;
+}
+
+/* Puts iv in place of whatever entry had its name; returns that one. */
+static int inv_put(difftab *t, inv *iv, inv **old) {
+  void *prev = NULL;
+  int rc;
+
+  *old = NULL;
+  if (!t->m[iv->kind]) {
+    t->m[iv->kind] = sb_hmap_new(0);
+    if (!t->m[iv->kind])
+      return SB_ENOMEM;
+  }
+  rc = sb_hmap_put(t->m[iv->kind], iv->key, iv->klen, iv, &prev);
+  if (rc)
+    return rc;
+  *old = prev;
+  if (prev)
+    t->bytes -= ((inv *) prev)->bytes;
+  else
+    t->n++;
+  t->bytes += iv->bytes;
+  return 0;
+}
+
+static void inv_unlink(difftab *t, inv *iv) {
+  sb_hmap_del(t->m[iv->kind], iv->key, iv->klen);
+  t->n--;
+  t->bytes -= iv->bytes;
+}
+
+/* Records the warnings of the world's new version of an SMI object (or
+ * forgets the old ones). Best effort: warnings are advice, so running out
+ * of memory here only loses them. */
+static void set_warnings(sb_cache *c, const sb_obj *o, const cJSON *json,
+                         sb_diags *diags) {
+  inv *iv = inv_get(&c->warned, o->kind, o->ns, o->name), *old;
+
+  if (iv) {
+    inv_unlink(&c->warned, iv);
+    inv_free(iv);
+  }
+  if (!diags->n || !sb_kind_is_smi(o->kind))
+    return;
+  iv = inv_new(o->kind, o->ns, o->name, json, diags);
+  if (iv && inv_put(&c->warned, iv, &old) == 0)
+    return;
+  inv_free(iv);
+}
+
+static void drop_warnings(sb_cache *c, sb_kind kind, const char *ns,
+                          const char *name) {
+  inv *iv = inv_get(&c->warned, kind, ns, name);
+
+  if (iv) {
+    inv_unlink(&c->warned, iv);
+    inv_free(iv);
+  }
+}
+
+const sb_invalid *sb_cache_invalid_get(const sb_cache *c, sb_kind kind,
+                                       const char *ns, const char *name) {
+  inv *iv = inv_get(&c->invalid, kind, ns ? ns : "", name ? name : "");
+  return iv ? &iv->pub : NULL;
+}
+
+const sb_diags *sb_cache_warnings(const sb_cache *c, sb_kind kind,
+                                  const char *ns, const char *name) {
+  inv *iv = inv_get(&c->warned, kind, ns ? ns : "", name ? name : "");
+  return iv ? &iv->pub.diags : NULL;
+}
+
+const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
+                                 const char *ns, const char *name,
+                                 const char **uid) {
+  const sb_invalid *iv = sb_cache_invalid_get(c, kind, ns, name);
+
+  if (uid)
+    *uid = iv ? iv->uid : NULL;
+  return iv ? &iv->diags : NULL;
+}
+
+/* ---- world objects ------------------------------------------------------ */
+
+static void mark(sb_cache *c, sb_kind kind, const sb_obj *o) {
+  modelsync *ms = &c->ms[kind];
+
+  if (ms->active && o && ptrset_add(&ms->seen, o))
+    ms->failed = 1;
+}
+
+static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
+  size_t i;
+
+  if (na != nb)
+    return 0;
+  for (i = 0; i < na; i++)
+    if (!streq(a[i].key, b[i].key) || !streq(a[i].value, b[i].value))
+      return 0;
+  return 1;
+}
+
+/* Does the new pod differ from the old in anything the model keeps? */
+static int pod_same(const sb_obj *a, const sb_obj *b) {
+  const sb_pod *x = (const sb_pod *) a, *y = (const sb_pod *) b;
+  size_t i;
+
+  if (!streq(x->service_account, y->service_account) ||
+      !streq(x->phase, y->phase) || x->nports != y->nports ||
+      !kv_same(x->labels, x->nlabels, y->labels, y->nlabels))
+    return 0;
+  for (i = 0; i < x->nports; i++)
+    if (x->ports[i].port != y->ports[i].port ||
+        !streq(x->ports[i].name, y->ports[i].name) ||
+        !streq(x->ports[i].protocol, y->ports[i].protocol))
+      return 0;
+  return 1;
+}
+
+static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
+  const cJSON *meta = jget(json, "metadata");
+  const char *ns = jstr(meta, "namespace");
+  const char *name = jstr(meta, "name");
+  const char *rv = jstr(meta, "resourceVersion");
+  const sb_obj *cur;
+  sb_obj *obj = NULL, *old = NULL;
+  inv *iv, *niv, *oiv;
+  sb_diags diags;
+  int rc, quiet;
+
+  if (!ns)
+    ns = "";
+  if (!name || !streq(jstr(json, "kind"), sb_kind_name(kind)))
+    return SB_EINVAL;
+  cur = sb_world_get(c->world, kind, ns, name);
+  iv = inv_get(&c->invalid, kind, ns, name);
+  if (rv && iv && streq(iv->pub.resource_version, rv)) {
+    iv->epoch = c->ms[kind].epoch;
+    mark(c, kind, cur);
+    return 0;
+  }
+  if (rv && !iv && cur && streq(cur->resource_version, rv)) {
+    mark(c, kind, cur);
+    return 0;
+  }
+
+  sb_diags_init(&diags);
+  rc = sb_model_parse(json, NULL, &obj, &diags);
+  if (rc == 0 && obj->kind != kind) {
+    sb_obj_free(obj);
+    sb_diags_free(&diags);
+    return SB_EINVAL;
+  }
+  if (rc == 0) {
+    quiet = kind == SB_KIND_POD && cur && pod_same(cur, obj);
+    rc = sb_world_put(c->world, obj, &old);
+    if (rc) {
+      sb_obj_free(obj);
+      sb_diags_free(&diags);
+      return rc;
+    }
+    mark(c, kind, obj);
+    set_warnings(c, obj, json, &diags);
+    sb_diags_free(&diags);
+    if (!quiet)
+      report(c, SB_CHANGE_MODEL, kind, obj->ns, obj->name, old, obj);
+    sb_obj_free(old);
+    if (iv) {
+      inv_unlink(&c->invalid, iv);
+      report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv,
+             NULL);
+      inv_free(iv);
+    }
+    return 0;
+  }
+  if (rc == SB_ENOMEM || !sb_kind_is_smi(kind) || rc != SB_EINVAL) {
+    /* Not ours to complain about (or out of memory): keep what we had. */
+    sb_diags_free(&diags);
+    if (rc == SB_ENOMEM)
+      return rc;
+    mark(c, kind, cur);
+    return 0;
+  }
+
+  niv = inv_new(kind, ns, name, json, &diags);
+  sb_diags_free(&diags);
+  if (!niv)
+    return SB_ENOMEM;
+  niv->epoch = c->ms[kind].epoch;
+  rc = inv_put(&c->invalid, niv, &oiv);
+  if (rc) {
+    inv_free(niv);
+    return rc;
+  }
+  mark(c, kind, cur);
+  report(c, SB_CHANGE_INVALID, kind, inv_ns(niv), inv_name(niv), oiv, niv);
+  inv_free(oiv);
+  return 0;
+}
+
+static void drop_model(sb_cache *c, sb_kind kind, const char *ns,
+                       const char *name) {
+  sb_obj *old = sb_world_take(c->world, kind, ns, name);
+  inv *iv = inv_get(&c->invalid, kind, ns, name);
+
+  drop_warnings(c, kind, ns, name);
+  if (old) {
+    report(c, SB_CHANGE_MODEL, kind, old->ns, old->name, old, NULL);
+    sb_obj_free(old);
+  }
+  if (iv) {
+    inv_unlink(&c->invalid, iv);
+    report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv, NULL);
+    inv_free(iv);
+  }
+}
+
+/* ---- generated objects -------------------------------------------------- */
+
+static genres *genres_find(const sb_cache *c, const sb_gvk *gvk) {
+  genres *t;
+
+  for (t = c->gens; t; t = t->next)
+    if (streq(t->gvk->group, gvk->group) && streq(t->gvk->kind, gvk->kind))
+      return t;
+  return NULL;
+}
+
+static genres *genres_get(sb_cache *c, const sb_gvk *gvk) {
+  genres *t = genres_find(c, gvk);
+
+  if (t)
+    return t;
+  t = calloc(1, sizeof(*t));
+  if (!t)
+    return NULL;
+  t->objs = sb_hmap_new(0);
+  if (!t->objs) {
+    free(t);
+    return NULL;
+  }
+  t->gvk = gvk;
+  t->next = c->gens;
+  c->gens = t;
+  return t;
+}
+
+static void src_unlink(sb_cache *c, genent *g) {
+  srcgroup *sg = g->sg;
+
+  if (!sg)
+    return;
+  if (g->sprev)
+    g->sprev->snext = g->snext;
+  else
+    sg->head = g->snext;
+  if (g->snext)
+    g->snext->sprev = g->sprev;
+  else
+    sg->tail = g->sprev;
+  g->sg = NULL;
+  g->sprev = g->snext = NULL;
+  if (!sg->head) {
+    sb_hmap_del(c->bysrc, sg->key, sg->klen);
+    free(sg);
+    c->nsrc--;
+  }
+}
+
+/* Links g into its source's list, after `after` when given (a replaced
+ * entry keeps its place), else at the end. */
+static int src_link(sb_cache *c, genent *g, genent *after) {
+  srcgroup *sg;
+  ckey k;
+  int rc;
+
+  if (!g->pub.managed || !g->pub.source_kind || !g->pub.source_name)
+    return 0;
+  rc = ckey_make(&k, g->pub.ns, g->pub.source_kind, g->pub.source_name);
+  if (rc)
+    return rc;
+  sg = sb_hmap_get(c->bysrc, k.p, k.len);
+  if (!sg) {
+    sg = calloc(1, sizeof(*sg) + k.len + 1);
+    if (sg) {
+      memcpy(sg->key, k.p, k.len + 1);
+      sg->klen = k.len;
+    }
+    if (!sg || sb_hmap_put(c->bysrc, sg->key, k.len, sg, NULL)) {
+      free(sg);
+      ckey_done(&k);
+      return SB_ENOMEM;
+    }
+    c->nsrc++;
+  }
+  ckey_done(&k);
+  if (after && after->sg != sg)
+    after = NULL;
+  g->sg = sg;
+  if (after) {
+    g->sprev = after;
+    g->snext = after->snext;
+    after->snext = g;
+    if (g->snext)
+      g->snext->sprev = g;
+    else
+      sg->tail = g;
+  } else {
+    g->sprev = sg->tail;
+    g->snext = NULL;
+    if (sg->tail)
+      sg->tail->snext = g;
+    else
+      sg->head = g;
+    sg->tail = g;
+  }
+  return 0;
+}
+
+/* The source's full name when the object says it: the annotation, else
+ * the one ownerReference of the source's kind whose name the label stands
+ * for (a long name is hashed in the label, never in an ownerReference).
+ * NULL when neither tells. */
+static const char *full_source_name(const cJSON *meta, const char *skind,
+                                    const char *label) {
+  const char *full = jstr(jget(meta, "annotations"), SB_LABEL_SOURCE_NAME);
+  const char *name;
+  const cJSON *ref;
+  char lv[64];
+  int n = 0;
+
+  if (full || !skind || !label)
+    return full;
+  cJSON_ArrayForEach(ref, jget(meta, "ownerReferences")) {
+    name = jstr(ref, "name");
+    if (!name || !streq(jstr(ref, "kind"), skind) ||
+        sb_label_value(name, lv) != 0 || strcmp(lv, label) != 0)
+      continue;
+    full = name;
+    n++;
+  }
+  return n == 1 ? full : NULL;
+}
+
+static genent *gen_new(const sb_gvk *gvk, const cJSON *json) {
+  const cJSON *meta = jget(json, "metadata");
+  const cJSON *labels = jget(meta, "labels");
+  const char *ns = jstr(meta, "namespace");
+  const char *name = jstr(meta, "name");
+  const char *uid = jstr(meta, "uid");
+  const char *rv = jstr(meta, "resourceVersion");
+  const char *skind = jstr(labels, SB_LABEL_SOURCE_KIND);
+  const char *sname = jstr(labels, SB_LABEL_SOURCE_NAME);
+  const char *sfull = full_source_name(meta, skind, sname);
+  int managed = streq(jstr(labels, SB_LABEL_MANAGED_BY), SB_MANAGER);
+  size_t klen, size;
+  genent *g;
+  char *p;
+
+  if (!ns)
+    ns = "";
+  klen = strlen(ns) + 1 + strlen(name);
+  size = sizeof(genent) + klen + 1 + slen(uid) + slen(rv) + slen(skind) +
+         slen(sname) + slen(sfull);
+  g = malloc(size);
+  if (!g)
+    return NULL;
+  memset(g, 0, sizeof(*g));
+  g->klen = klen;
+  p = g->key;
+  g->pub.gvk = gvk;
+  g->pub.ns = put_str(&p, ns);
+  g->pub.name = put_str(&p, name);
+  g->pub.uid = put_str(&p, uid);
+  g->pub.resource_version = put_str(&p, rv);
+  g->pub.managed = managed;
+  g->pub.source_kind = put_str(&p, skind);
+  g->pub.source_name = put_str(&p, sname);
+  g->pub.source_full_name = sfull ? put_str(&p, sfull) : g->pub.source_name;
+  g->bytes = alloc_cost(size) + SLOT_COST;
+  if (managed) {
+    cJSON *copy = strip_copy(json);
+    if (!copy) {
+      free(g);
+      return NULL;
+    }
+    g->pub.obj = copy;
+    g->bytes += json_cost(copy);
+  }
+  return g;
+}
+
+static int apply_gen(sb_cache *c, const sb_gvk *gvk, const cJSON *json) {
+  const cJSON *meta = jget(json, "metadata");
+  const char *ns = jstr(meta, "namespace");
+  const char *rv = jstr(meta, "resourceVersion");
+  const char *name = jstr(meta, "name");
+  genres *t;
+  genent *g, *old;
+  void *prev;
+  ckey k;
+  int rc;
+
+  if (!name)
+    return SB_EINVAL;
+  t = genres_get(c, gvk);
+  if (!t)
+    return SB_ENOMEM;
+  rc = ckey_make(&k, ns ? ns : "", name, NULL);
+  if (rc)
+    return rc;
+  old = sb_hmap_get(t->objs, k.p, k.len);
+  ckey_done(&k);
+  if (old && rv && streq(old->pub.resource_version, rv)) {
+    old->epoch = t->epoch;
+    return 0;
+  }
+  g = gen_new(t->gvk, json);
+  if (!g)
+    return SB_ENOMEM;
+  g->epoch = t->epoch;
+  rc = src_link(c, g, old);
+  if (rc == 0)
+    rc = sb_hmap_put(t->objs, g->key, g->klen, g, &prev);
+  if (rc) {
+    src_unlink(c, g);
+    gen_free(g);
+    return rc;
+  }
+  if (old) {
+    src_unlink(c, old);
+    c->gen_bytes -= old->bytes;
+  } else {
+    c->ngen++;
+  }
+  c->gen_bytes += g->bytes;
+  report(c, SB_CHANGE_GENERATED, SB_KIND_UNKNOWN, g->pub.ns, g->pub.name,
+         old ? &old->pub : NULL, &g->pub);
+  gen_free(old);
+  return 0;
+}
+
+static void gen_drop(sb_cache *c, genres *t, genent *g) {
+  sb_hmap_del(t->objs, g->key, g->klen);
+  src_unlink(c, g);
+  c->ngen--;
+  c->gen_bytes -= g->bytes;
+  report(c, SB_CHANGE_GENERATED, SB_KIND_UNKNOWN, g->pub.ns, g->pub.name,
+         &g->pub, NULL);
+  gen_free(g);
+}
+
+const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
+                           const char *ns, const char *name) {
+  genres *t = genres_find(c, gvk);
+  genent *g;
+  ckey k;
+
+  if (!t || !name || ckey_make(&k, ns ? ns : "", name, NULL))
+    return NULL;
+  g = sb_hmap_get(t->objs, k.p, k.len);
+  ckey_done(&k);
+  return g ? &g->pub : NULL;
+}
+
+int sb_cache_gen_by_source(const sb_cache *c, const char *ns,
+                           const char *source_kind, const char *label_value,
+                           sb_gen_fn fn, void *arg) {
+  srcgroup *sg;
+  genent *g, *next;
+  ckey k;
+  int rc;
+
+  if (!ns || !source_kind || !label_value || !fn)
+    return SB_EINVAL;
+  rc = ckey_make(&k, ns, source_kind, label_value);
+  if (rc)
+    return rc;
+  sg = sb_hmap_get(c->bysrc, k.p, k.len);
+  ckey_done(&k);
+  for (g = sg ? sg->head : NULL; g; g = next) {
+    next = g->snext;
+    rc = fn(arg, &g->pub);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int sb_cache_gen_each(const sb_cache *c, sb_gen_fn fn, void *arg) {
+  const genres *t;
+  sb_hmap_iter it;
+  void *v;
+  int rc;
+
+  for (t = c->gens; t; t = t->next) {
+    memset(&it, 0, sizeof(it));
+    while (sb_hmap_next(t->objs, &it, NULL, NULL, &v)) {
+      const genent *g = v;
+      if (!g->pub.managed)
+        continue;
+      rc = fn(arg, &g->pub);
+      if (rc)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+/* ---- the writer interface ----------------------------------------------- */
+
+static int res_ok(const sb_cache_res *res) {
+  if (!res)
+    return 0;
+  if (res->gvk)
+    return res->gvk->kind != NULL;
+  return res->kind > SB_KIND_UNKNOWN && res->kind < SB_KIND__COUNT;
+}
+
+int sb_cache_apply(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
+  if (!c || !res_ok(res) || !cJSON_IsObject(obj))
+    return SB_EINVAL;
+  if (res->gvk)
+    return apply_gen(c, res->gvk, obj);
+  return apply_model(c, res->kind, obj);
+}
+
+int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
+  const cJSON *meta = jget(obj, "metadata");
+  const char *ns = jstr(meta, "namespace");
+  const char *name = jstr(meta, "name");
+  genres *t;
+  genent *g;
+  ckey k;
+
+  if (!c || !res_ok(res) || !name)
+    return SB_EINVAL;
+  if (!ns)
+    ns = "";
+  if (!res->gvk) {
+    drop_model(c, res->kind, ns, name);
+    return 0;
+  }
+  t = genres_find(c, res->gvk);
+  if (!t)
+    return 0;
+  if (ckey_make(&k, ns, name, NULL))
+    return SB_ENOMEM;
+  g = sb_hmap_get(t->objs, k.p, k.len);
+  ckey_done(&k);
+  if (g)
+    gen_drop(c, t, g);
+  return 0;
+}
+
+void sb_cache_begin_sync(sb_cache *c, const sb_cache_res *res) {
+  modelsync *ms;
+  genres *t;
+
+  if (!c || !res_ok(res))
+    return;
+  if (res->gvk) {
+    t = genres_get(c, res->gvk);
+    if (!t)
+      return;  /* end_sync then finds no sync to end and sweeps nothing */
+    t->epoch++;
+    t->syncing = 1;
+    return;
+  }
+  ms = &c->ms[res->kind];
+  ptrset_free(&ms->seen);
+  ms->epoch++;
+  ms->active = 1;
+  ms->failed = 0;
+}
+
+typedef struct collect {
+  const sb_obj **v;
+  size_t n;
+  size_t cap;
+  const ptrset *seen;
+  int oom;
+} collect;
+
+static int collect_unseen(void *arg, const sb_obj *o) {
+  collect *cl = arg;
+
+  if (ptrset_has(cl->seen, o))
+    return 0;
+  if (cl->n == cl->cap) {
+    size_t cap = cl->cap ? cl->cap * 2 : 16;
+    const sb_obj **v = realloc(cl->v, cap * sizeof(*v));
+    if (!v) {
+      cl->oom = 1;
+      return 1;
+    }
+    cl->v = v;
+    cl->cap = cap;
+  }
+  cl->v[cl->n++] = o;
+  return 0;
+}
+
+static int cmp_gen(const void *a, const void *b) {
+  const genent *x = *(const genent *const *) a;
+  const genent *y = *(const genent *const *) b;
+  int r = strcmp(x->pub.ns, y->pub.ns);
+  return r ? r : strcmp(x->pub.name, y->pub.name);
+}
+
+static int cmp_inv(const void *a, const void *b) {
+  const inv *x = *(const inv *const *) a;
+  const inv *y = *(const inv *const *) b;
+  int r = strcmp(inv_ns(x), inv_ns(y));
+  return r ? r : strcmp(inv_name(x), inv_name(y));
+}
+
+/* Collects the entries of m (genent or inv) whose epoch is stale. */
+static int stale_entries(sb_hmap *m, uint32_t epoch, int is_gen,
+                         void ***out, size_t *n) {
+  sb_hmap_iter it = {0};
+  void **v = NULL, *e;
+  size_t cap = 0;
+
+  *n = 0;
+  while (m && sb_hmap_next(m, &it, NULL, NULL, &e)) {
+    uint32_t ep = is_gen ? ((genent *) e)->epoch : ((inv *) e)->epoch;
+    if (ep == epoch)
+      continue;
+    if (*n == cap) {
+      void **nv;
+      cap = cap ? cap * 2 : 16;
+      nv = realloc(v, cap * sizeof(*nv));
+      if (!nv) {
+        free(v);
+        return SB_ENOMEM;
+      }
+      v = nv;
+    }
+    v[(*n)++] = e;
+  }
+  *out = v;
+  return 0;
+}
+
+static int end_sync_model(sb_cache *c, sb_kind kind) {
+  modelsync *ms = &c->ms[kind];
+  collect cl;
+  void **stale = NULL;
+  size_t nstale = 0, i;
+  int rc = 0;
+
+  if (!ms->active)
+    return SB_EINVAL;
+  ms->active = 0;
+  if (ms->failed) {
+    ptrset_free(&ms->seen);
+    return SB_ENOMEM;
+  }
+  memset(&cl, 0, sizeof(cl));
+  cl.seen = &ms->seen;
+  sb_world_each(c->world, kind, NULL, collect_unseen, &cl);
+  if (!cl.oom)
+    rc = stale_entries(c->invalid.m[kind], ms->epoch, 0, &stale, &nstale);
+  if (cl.oom || rc) {
+    free(cl.v);
+    ptrset_free(&ms->seen);
+    return SB_ENOMEM;
+  }
+  /* Deleted while we were not watching: the world's version and any
+   * invalid version go, reported like any deletion. */
+  for (i = 0; i < cl.n; i++) {
+    sb_obj *o = sb_world_take(c->world, kind, cl.v[i]->ns, cl.v[i]->name);
+    drop_warnings(c, kind, o->ns, o->name);
+    report(c, SB_CHANGE_MODEL, kind, o->ns, o->name, o, NULL);
+    sb_obj_free(o);
+  }
+  if (nstale > 1)
+    qsort(stale, nstale, sizeof(*stale), cmp_inv);
+  for (i = 0; i < nstale; i++) {
+    inv *iv = stale[i];
+    inv_unlink(&c->invalid, iv);
+    report(c, SB_CHANGE_INVALID, kind, inv_ns(iv), inv_name(iv), iv, NULL);
+    inv_free(iv);
+  }
+  free(stale);
+  free(cl.v);
+  ptrset_free(&ms->seen);
+  return 0;
+}
+
+static int end_sync_gen(sb_cache *c, const sb_gvk *gvk) {
+  genres *t = genres_find(c, gvk);
+  void **stale;
+  size_t n, i;
+  int rc;
+
+  if (!t || !t->syncing)
+    return SB_EINVAL;
+  t->syncing = 0;
+  rc = stale_entries(t->objs, t->epoch, 1, &stale, &n);
+  if (rc)
+    return rc;
+  if (n > 1)
+    qsort(stale, n, sizeof(*stale), cmp_gen);
+  for (i = 0; i < n; i++)
+    gen_drop(c, t, stale[i]);
+  free(stale);
+  return 0;
+}
+
+int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res) {
+  if (!c || !res_ok(res))
+    return SB_EINVAL;
+  return res->gvk ? end_sync_gen(c, res->gvk) : end_sync_model(c, res->kind);
+}
+
+/* ---- accounting --------------------------------------------------------- */
+
+size_t sb_cache_count(const sb_cache *c) {
+  size_t n = c->ngen + c->invalid.n;
+  int k;
+
+  for (k = 1; k < SB_KIND__COUNT; k++)
+    n += sb_world_count(c->world, (sb_kind) k);
+  return n;
+}
+
+size_t sb_cache_bytes(const sb_cache *c) {
+  size_t n = alloc_cost(sizeof(*c)), objs = 0;
+  int k;
+
+  for (k = 1; k < SB_KIND__COUNT; k++)
+    objs += sb_world_count(c->world, (sb_kind) k);
+  n += sb_world_bytes(c->world) + objs * (ARENA_OVERHEAD + WORLD_ENTRY_COST);
+  n += c->invalid.bytes + c->warned.bytes + c->gen_bytes;
+  n += c->nsrc * (alloc_cost(sizeof(srcgroup) + 64) + SLOT_COST);
+  return n;
+}
