@@ -484,60 +484,18 @@ static void enqueue(void *arg, const char *key) {
     sb_queue_add(m->queue, key);
 }
 
-static void enqueue_key(sb_manager *m, const sb_key *k) {
-  sb_buf b;
-
-  sb_buf_init(&b, 1024);
-  if (sb_index_key_format(k, &b) == 0)
-    enqueue(m, sb_buf_cstr(&b));
-  sb_buf_free(&b);
-}
-
-static void enqueue_keys_of(sb_manager *m, const sb_obj *obj) {
-  sb_key keys[4];
-  size_t n, i;
-
-  if (!obj)
-    return;
-  n = sb_translate_keys_of(obj, &m->o.topts, keys, 4);
-  for (i = 0; i < n; i++)
-    enqueue_key(m, &keys[i]);
-}
-
 static void on_change(void *arg, const sb_change *c) {
   sb_manager *m = arg;
 
   if (m->stopping)
     return;
-  sb_index_affected(m->index, c, enqueue, m);
-  switch (c->type) {
-  case SB_CHANGE_MODEL:
-    enqueue_keys_of(m, c->old_obj);
-    enqueue_keys_of(m, c->new_obj);
-    break;
-  case SB_CHANGE_INVALID:
-    if (c->kind == SB_KIND_TRAFFIC_SPLIT ||
-        c->kind == SB_KIND_TRAFFIC_TARGET) {
-      sb_key k = {c->kind, c->ns, c->name};
-      enqueue_key(m, &k);
-    }
-    break;
-  case SB_CHANGE_GENERATED: {
-    /* Repair and orphan prune: the key named by the object's labels. */
-    const sb_gen *g = c->new_obj ? c->new_obj : c->old_obj;
-    sb_key k;
-
-    if (!g || !g->managed || !g->source_kind || !g->source_name)
-      break;
-    k.kind = sb_kind_from_name(g->source_kind);
-    k.ns = g->ns;
-    k.name = g->source_name;
-    if (k.kind == SB_KIND_TRAFFIC_SPLIT || k.kind == SB_KIND_TRAFFIC_TARGET ||
-        k.kind == SB_KIND_SERVICE_ACCOUNT)
-      enqueue_key(m, &k);
-    break;
-  }
-  }
+  /* Keys whose recorded dependencies the change touches, and the keys the
+   * change names by itself (the source, or a generated object's owner). */
+  if (sb_index_affected(m->index, c, enqueue, m) ||
+      sb_index_keys_of_change(c, &m->o.topts, enqueue, m))
+    sb_log(SB_LOG_ERROR, "out of memory mapping a change to keys",
+           "kind=%s object=%s/%s", sb_kind_name(c->kind),
+           c->ns ? c->ns : "", c->name ? c->name : "");
 }
 
 /* ---- watches ------------------------------------------------------------ */
