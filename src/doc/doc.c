@@ -19,8 +19,9 @@
  * the C stack even with generous limits) and is the one place that
  * enforces the rules every input obeys:
  *   - depth and node limits; aliases are charged the size of the node they
- *     copy *before* copying, so a billion-laughs stream fails after a few
- *     hundred bytes of work;
+ *     copy *before* copying, so a billion-laughs stream costs what the
+ *     node limit allows and not a byte more (with a limit of 10,000 nodes
+ *     a 10^10-node bomb is refused in about a millisecond);
  *   - duplicate keys are errors (Kubernetes' strict decoding); small maps
  *     are checked by a linear scan, maps past INDEX_AT members get an
  *     sb_hmap so a hostile 100,000-key map stays linear;

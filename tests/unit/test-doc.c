@@ -591,7 +591,8 @@ static void unsupported_shapes(void **state) {
   fails("a:\n  ? {x: 1}\n  : v\n", SB_EPARSE, 2, 5,
         "a mapping key must be a scalar");
   fails("&k a: 1\n", SB_EPARSE, 1, 1, "anchors on mapping keys");
-  fails("a: &x k\n*x : 1\n", SB_EPARSE, 2, 1, "an alias cannot be a mapping key");
+  fails("a: &x k\n*x : 1\n", SB_EPARSE, 2, 1,
+        "an alias cannot be a mapping key");
   fails("a: \"x\\0y\"\n", SB_EPARSE, 1, 4, "NUL character");
   fails("\"x\\0\": 1\n", SB_EPARSE, 1, 1, "NUL character");
 }
