@@ -223,9 +223,16 @@ static void columns_count_characters(void **state) {
   pos_is(g.docs[0], at(r, "k"), 1, 12);
   pos_is(g.docs[0], at(r, "k.1"), 1, 24);
   got_free(&g);
-  /* CRLF line ends. */
+  /* CRLF and CR line ends. */
   r = one("a: 1\r\nb:\r\n  - x\r\n", &g);
   pos_is(g.docs[0], at(r, "b.0"), 3, 5);
+  got_free(&g);
+  r = one("a: 1\rb:\r  - x\r", &g);
+  pos_is(g.docs[0], at(r, "b.0"), 3, 5);
+  got_free(&g);
+  r = one("{\"a\": 1,\r\n \"b\":\r  [\"x\"]}", &g);
+  pos_is(g.docs[0], at(r, "b"), 2, 2);
+  pos_is(g.docs[0], at(r, "b.0"), 3, 4);
   got_free(&g);
 }
 
