@@ -12,11 +12,17 @@
 #                               it loads) or `debian` (the same binary on
 #                               the Debian base, kept to compare sizes)
 #   image.sh run [--tag T] [--user U] [--entrypoint E] [--network host]
-#                [--volume H:C[:o]]... [--env K=V]... [--] [ARGS...]
+#                [--read-only] [--volume H:C[:o]]... [--env K=V]... [--]
+#                [ARGS...]
 #                               run the image the way a container engine
 #                               does: its ENTRYPOINT (or E) with ARGS, or
-#                               with its CMD when there are none, in a
-#                               fresh container that is removed afterwards
+#                               with its CMD when there are none, as its
+#                               USER (or U), in a fresh container that is
+#                               removed afterwards. --read-only: with the
+#                               root file system mounted read-only, as
+#                               Kubernetes' readOnlyRootFilesystem does
+#                               (buildah run cannot; this uses a private
+#                               mount namespace and chroot, root only)
 #   image.sh size [--tag T]     uncompressed and gzip-compressed size, bytes
 #   image.sh buildah ARGS...    buildah with the storage this script uses
 #
@@ -206,6 +212,8 @@ cmd_build() {
     *) die "unknown variant '$variant' (static, debian)" ;;
   esac
   cmd_base
+  exec 7>"$cache/.build.lock"
+  flock 7
   version=$(project_version)
   [ -n "$version" ] || die "cannot read the project version from CMakeLists.txt"
   t0=$EPOCHREALTIME
@@ -229,15 +237,16 @@ cmd_build() {
 # --- run ------------------------------------------------------------------
 
 cmd_run() {
-  local tag=$default_tag user="" net="" ep="" ep_set="" ctr rc
-  local opts=() argv=()
+  local tag=$default_tag user="" net="" ep="" ep_set="" ro="" ctr rc
+  local opts=() argv=() vols=() envs=()
   while [ $# -gt 0 ]; do
     case $1 in
       --tag) tag=${2:?--tag needs a value}; shift ;;
       --user) user=${2:?--user needs a value}; shift ;;
       --entrypoint) ep=${2?--entrypoint needs a value}; ep_set=1; shift ;;
-      --volume|-v) opts+=(--volume "${2:?--volume needs a value}"); shift ;;
-      --env|-e) opts+=(--env "${2:?--env needs a value}"); shift ;;
+      --read-only) ro=1 ;;
+      --volume|-v) vols+=("${2:?--volume needs a value}"); shift ;;
+      --env|-e) envs+=("${2:?--env needs a value}"); shift ;;
       --network) net=${2:?--network needs a value}; shift ;;
       --) shift; break ;;
       *) break ;;
@@ -264,15 +273,75 @@ cmd_run() {
   [ ${#argv[@]} -gt 0 ] || die "nothing to run: $tag has no ENTRYPOINT or CMD"
   ctr=$(bah from --pull-never --quiet "$tag") ||
     die "buildah from $tag failed"
-  [ -z "$user" ] || opts+=(--user "$user")
-  # chroot isolation shares the host's network; --network host says so
-  # explicitly (the in-cluster test reaches an API server on loopback).
-  [ -z "$net" ] || opts+=(--network "$net")
   rc=0
-  bah run --isolation chroot ${opts[@]+"${opts[@]}"} "$ctr" -- "${argv[@]}" ||
-    rc=$?
+  if [ -n "$ro" ]; then
+    run_read_only "$ctr" "${user:-$(image_user "$tag")}" || rc=$?
+  else
+    local v e
+    for v in ${vols[@]+"${vols[@]}"}; do opts+=(--volume "$v"); done
+    for e in ${envs[@]+"${envs[@]}"}; do opts+=(--env "$e"); done
+    [ -z "$user" ] || opts+=(--user "$user")
+    # chroot isolation shares the host's network; --network host says so
+    # explicitly (the in-cluster test reaches an API server on loopback).
+    [ -z "$net" ] || opts+=(--network "$net")
+    bah run --isolation chroot ${opts[@]+"${opts[@]}"} "$ctr" -- \
+      "${argv[@]}" || rc=$?
+  fi
   bah rm "$ctr" >/dev/null 2>&1 || true
   return "$rc"
+}
+
+image_user() {
+  local u
+  u=$(bah inspect --type image --format '{{.OCIv1.Config.User}}' "$1")
+  echo "${u:-0:0}"
+}
+
+# run_read_only CTR USER: run argv (from cmd_run) in CTR's file system,
+# mounted read-only in a mount namespace of its own, with /proc, /dev and
+# the volumes mounted in, as USER (numeric uid:gid), in the environment
+# the image configures plus the --env values. Network: the host's.
+run_read_only() {
+  local ctr=$1 user=$2 mnt v src dst mode
+  [ "$(id -u)" -eq 0 ] || die "--read-only needs root (mount namespace)"
+  need unshare chroot
+  [[ $user =~ ^[0-9]+(:[0-9]+)?$ ]] ||
+    die "--read-only needs a numeric user, not '$user'"
+  [[ $user == *:* ]] || user=$user:$user
+  mnt=$(bah mount "$ctr") || die "buildah mount failed"
+  # Mount points must exist before the root turns read-only; they are
+  # made in the container's own layer, which is thrown away.
+  mkdir -p "$mnt/proc" "$mnt/dev"
+  local binds=()
+  for v in ${vols[@]+"${vols[@]}"}; do
+    IFS=: read -r src dst mode <<<"$v"
+    [ -e "$src" ] || die "volume source $src does not exist"
+    if [ -d "$src" ]; then mkdir -p "$mnt$dst"; else
+      mkdir -p "$(dirname "$mnt$dst")"; : >"$mnt$dst"; fi
+    binds+=("$src" "$dst" "${mode:-rw}")
+  done
+  local env=()
+  mapfile -t env < <(bah inspect --type image \
+    --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$tag")
+  env+=(${envs[@]+"${envs[@]}"})
+  unshare --mount --propagation private -- bash -c '
+    set -e
+    mnt=$1 user=$2 n=$3; shift 3
+    mount --bind "$mnt" "$mnt"
+    mount -t proc proc "$mnt/proc"
+    mount --rbind /dev "$mnt/dev"
+    while [ "$n" -gt 0 ]; do
+      mount --bind "$1" "$mnt$2"
+      [ "$3" != ro ] || mount -o remount,bind,ro "$mnt$2"
+      shift 3; n=$((n - 1))
+    done
+    mount -o remount,bind,ro "$mnt"
+    envs=()
+    while [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    exec env -i "${envs[@]}" chroot --userspec="$user" "$mnt" "$@"
+  ' _ "$mnt" "$user" $((${#binds[@]} / 3)) ${binds[@]+"${binds[@]}"} \
+    ${env[@]+"${env[@]}"} -- "${argv[@]}"
 }
 
 # --- size -----------------------------------------------------------------
