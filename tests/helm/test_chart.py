@@ -589,8 +589,40 @@ def cmd_dry_run():
         check_objects(scenarios(version)[0],
                       [o for o in objs if o["kind"] != "Namespace"],
                       "smi-bridge", "smi-bridge", [])
+        check_crds(helm)
     finally:
         drop_namespaces(created)
+
+
+def check_crds(helm):
+    """The CRDs shipped in the chart and in deploy/manifests/crds.yaml are
+    the repository's crds/ (helm.generated checks the bytes) and the API
+    server takes them. Nothing to check before crds/ exists."""
+    src = os.path.join(REPO, "crds")
+    files = sorted(f for f in os.listdir(src) if f.endswith(".yaml")) \
+        if os.path.isdir(src) else []
+    if not files:
+        print("     (no crds/ in this tree yet: CRD checks not applicable)")
+        return
+    # <group>_<plural>.yaml holds the CRD <plural>.<group>.
+    want = sorted("%s.%s" % (f[:-5].split("_", 1)[1], f.split("_", 1)[0])
+                  for f in files)
+    out = must([helm, "template", "smi-bridge", CHART, "--include-crds"])
+    got = sorted(re.search(r"(?m)^  name:[ \t]*(\S+)", d).group(1)
+                 for d in split_docs(out)
+                 if kind_of(d) == "CustomResourceDefinition")
+    expect_eq(got, want, "the chart installs the CRDs of crds/")
+    p = run([KUBECTL, "apply", "--server-side", "--force-conflicts",
+             "--field-manager", "smi-bridge-chart-test", "--dry-run=server",
+             "-o", "json", "-f",
+             os.path.join(REPO, "deploy", "manifests", "crds.yaml")])
+    if not check(p.returncode == 0, "manifests: the API server takes "
+                 "crds.yaml", p.stderr.strip()[-600:]):
+        return
+    out = json.loads(p.stdout)
+    items = out["items"] if out.get("kind") == "List" else [out]
+    expect_eq(sorted(o["metadata"]["name"] for o in items), want,
+              "manifests: crds.yaml holds the CRDs of crds/")
 
 
 # --- rbac ------------------------------------------------------------------------
