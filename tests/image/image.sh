@@ -22,11 +22,12 @@
 #                               root file system mounted read-only, as
 #                               Kubernetes' readOnlyRootFilesystem does
 #                               (buildah run cannot; this uses a private
-#                               mount namespace and chroot, root only)
+#                               mount namespace and chroot; root only;
+#                               host network)
 #   image.sh size [--tag T]     uncompressed and gzip-compressed size, bytes
 #   image.sh buildah ARGS...    buildah with the storage this script uses
 #
-# No image registry is reachable, so nothing is pulled. `base` makes a
+# Nothing is pulled from an image registry. `base` makes a
 # Debian rootfs with debootstrap (--variant=minbase, from the Debian mirror
 # apt on this machine uses, read from /etc/apt/sources.list*), caches it as
 # ${XDG_CACHE_HOME:-$HOME/.cache}/smi-bridge/image/debian-SUITE-ARCH.tar
