@@ -8,7 +8,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libcmocka-dev openssl curl valgrind clang libclang-rt-14-dev
       python3 ca-certificates)
 if [ "${1:-}" = "--image" ]; then
-  pkgs+=(buildah debootstrap)
+  pkgs+=(buildah debootstrap busybox-static)
 fi
 
 missing=()

@@ -64,9 +64,10 @@ static int fail_at(jp *j, size_t at, const char *what) {
 static void skip_ws(jp *j) {
   while (j->i < j->len) {
     char c = j->s[j->i];
-    if (c == ' ' || c == '\t' || c == '\r') {
+    if (c == ' ' || c == '\t' ||
+        (c == '\r' && j->i + 1 < j->len && j->s[j->i + 1] == '\n')) {
       j->i++;
-    } else if (c == '\n') {
+    } else if (c == '\n' || c == '\r') {  /* a lone CR ends a line too */
       j->i++;
       j->line++;
       j->line_start = j->i;
@@ -452,7 +453,8 @@ static int scan_doc(jp *j) {
 /* After an error: on to the next line that starts with `{` or `[`. */
 static int resync(jp *j) {
   while (j->i < j->len) {
-    if (j->s[j->i++] != '\n')
+    char c = j->s[j->i++];
+    if (c != '\n' && (c != '\r' || (j->i < j->len && j->s[j->i] == '\n')))
       continue;
     j->line++;
     j->line_start = j->i;

@@ -33,8 +33,10 @@ int sb_doc_read_file(const char *path, size_t max, char **data, size_t *len,
 
   if (err && errlen)
     err[0] = '\0';
-  if (!path || !data || !len || max >= (size_t) -1 / 2)
+  if (!path || !data || !len)
     return SB_EINVAL;
+  if (max > (size_t) -1 / 4)  /* "no limit": keep max + 1 and doubling sane */
+    max = (size_t) -1 / 4;
   *data = NULL;
   *len = 0;
   is_stdin = strcmp(path, "-") == 0;

@@ -13,8 +13,10 @@
  * libyaml's marks count characters, not bytes. The per-document byte limit
  * is about bytes, so a cursor walks the UTF-8 input alongside the events
  * turning character indexes into byte offsets; events only move forward,
- * so the walk costs one pass over the input in total. (UTF-16 input, which
- * libyaml also reads, is measured as two bytes a character.)
+ * so the walk costs one pass over the input in total, and it only starts
+ * once a document has more than a quarter of the limit in characters (a
+ * character is at most four bytes). (UTF-16 input, which libyaml also
+ * reads, is measured as two bytes a character.)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -98,7 +100,6 @@ static cJSON *scalar_node(sb__builder *b, const yaml_event_t *ev, int line,
   sb__scalar t;
   double d = 0;
   char tb[64];
-  cJSON *node;
 
   *rc = SB_ENOMEM;
   if (!tag) {
@@ -117,7 +118,6 @@ static cJSON *scalar_node(sb__builder *b, const yaml_event_t *ev, int line,
       tag_is(tag, "timestamp"))
     return string_node(v, n);
   t = sb__scalar_resolve(v, n, &d);
-  node = NULL;
   if (tag_is(tag, "int")) {
     if (t == SB__SC_INT)
       return number_node(d);
@@ -143,7 +143,7 @@ static cJSON *scalar_node(sb__builder *b, const yaml_event_t *ev, int line,
   }
   *rc = sb__b_fail(b, SB_EPARSE, line, col, "cannot read \"%.*s\" as %s",
                    n > 64 ? 64 : (int) n, v, short_tag(tag, tb, sizeof(tb)));
-  return node;
+  return NULL;
 }
 
 static int on_scalar(sb__builder *b, const yaml_event_t *ev, int line,
@@ -261,8 +261,8 @@ int sb__yaml_parse(sb__builder *b, const char *data, size_t len,
   yaml_parser_t p;
   yaml_event_t ev;
   cursor cur;
-  size_t doc_off = 0;
-  int rc = 0, in_doc = 0, done = 0;
+  size_t doc_idx = 0, doc_off = 0;
+  int rc = 0, in_doc = 0, done = 0, have_off = 0;
 
   memset(&cur, 0, sizeof(cur));
   cur.p = (const unsigned char *) data;
@@ -288,8 +288,14 @@ int sb__yaml_parse(sb__builder *b, const char *data, size_t len,
     }
     line = (int) ev.start_mark.line + 1;
     col = (int) ev.start_mark.column + 1;
-    if (in_doc && byte_at(&cur, ev.end_mark.index) - doc_off >
-                      lim->max_doc_bytes) {
+    if (in_doc && ev.end_mark.index - doc_idx > lim->max_doc_bytes / 4) {
+      if (!have_off) {
+        doc_off = byte_at(&cur, doc_idx);
+        have_off = 1;
+      }
+    }
+    if (have_off && byte_at(&cur, ev.end_mark.index) - doc_off >
+                        lim->max_doc_bytes) {
       char sz[64];
       rc = sb__b_fail(b, SB_ELIMIT, line, col, "document is larger than %s",
                       sb__size_text(lim->max_doc_bytes, sz, sizeof(sz)));
@@ -299,11 +305,13 @@ int sb__yaml_parse(sb__builder *b, const char *data, size_t len,
     switch (ev.type) {
     case YAML_DOCUMENT_START_EVENT:
       in_doc = 1;
-      doc_off = byte_at(&cur, ev.start_mark.index);
+      have_off = 0;
+      doc_idx = ev.start_mark.index;
       rc = sb__b_doc_start(b, line, col);
       break;
     case YAML_DOCUMENT_END_EVENT:
       in_doc = 0;
+      have_off = 0;
       rc = sb__b_doc_end(b);
       break;
     case YAML_MAPPING_START_EVENT:

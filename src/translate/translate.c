@@ -243,10 +243,17 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
   labels = sb__jobj(t, meta, "labels");
   sb__jstr(t, labels, SB_LABEL_MANAGED_BY, SB_MANAGER);
   sb__jstr(t, labels, SB_LABEL_SOURCE_KIND, sb_kind_name(t->key->kind));
-  if (sb_label_value(t->key->name, value))
+  if (sb_label_value(t->key->name, value)) {
     t->oom = 1;
-  else
+  } else {
     sb__jstr(t, labels, SB_LABEL_SOURCE_NAME, value);
+    /* A hashed label cannot be read back: the full name goes into an
+     * annotation (no length limit) so the controller can always find the
+     * source of what it generated. */
+    if (strcmp(value, t->key->name) != 0)
+      sb__jstr(t, sb__jobj(t, meta, "annotations"), SB_LABEL_SOURCE_NAME,
+               t->key->name);
+  }
 
   for (i = 0; i < nowners; i++)
     nuid += owners[i]->uid != NULL;

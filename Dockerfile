@@ -1,0 +1,65 @@
+# Dockerfile -- smi-bridge's container image.
+#
+# `deps` + `builder` compile smi-bridge on Debian with the same
+# libraries the project is developed against and lays out, with
+# deploy/image/stage-runtime.sh, a root file system holding only the
+# stripped binary, the shared libraries it loads, the dynamic loader, the CA
+# bundle and passwd/group files with the unprivileged user 65532.
+# `runtime` (the default target) is that file system on scratch: no shell,
+# no package manager, nothing to patch but what the binary uses. It runs as
+# 65532, writes nothing, so it works with a read-only root file system.
+#
+# `runtime-debian` is the same binary on the Debian base, kept only to
+# measure what the static layout saves (docs/install.md has the numbers).
+#
+#   buildah bud --build-arg VERSION=0.1.0 -t smi-bridge:0.1.0 .
+#
+# VERSION must be the CMake project version; the build fails when the
+# binary reports another one, so the labels cannot lie.
+
+# The build dependencies on their own stage: tests/image/image.sh tags it,
+# so it stays cached while the sources change.
+FROM debian:bookworm-slim AS deps
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get upgrade -y \
+ && apt-get install -y --no-install-recommends \
+      cmake ninja-build pkg-config gcc libc6-dev \
+      libuv1-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev \
+      ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+FROM deps AS builder
+COPY . /src
+ARG VERSION
+RUN test -n "$VERSION" || { echo "pass --build-arg VERSION=<project version>" >&2; exit 1; } \
+ && cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSB_TESTS=OFF -DSB_INTEGRATION=OFF -DSB_BENCH=OFF \
+ && cmake --build /build --target smi-bridge \
+ && test "$(/build/smi-bridge version)" = "smi-bridge $VERSION" \
+      || { echo "the binary does not report version $VERSION" >&2; exit 1; } \
+ && sh /src/deploy/image/stage-runtime.sh /build/smi-bridge /rootfs
+
+FROM debian:bookworm-slim AS runtime-debian
+ARG VERSION
+RUN apt-get update \
+ && apt-get upgrade -y \
+ && apt-get install -y --no-install-recommends \
+      libuv1 libcurl4 libcjson1 libyaml-0-2 libssl3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY --from=builder /rootfs/smi-bridge /usr/bin/smi-bridge
+USER 65532:65532
+ENTRYPOINT ["/usr/bin/smi-bridge"]
+CMD ["run"]
+LABEL org.opencontainers.image.title="smi-bridge" \
+      org.opencontainers.image.description="Renders SMI resources into Istio, Linkerd and Gateway API objects (Debian base variant)" \
+      org.opencontainers.image.version="$VERSION"
+
+FROM scratch AS runtime
+ARG VERSION
+COPY --from=builder /rootfs/ /
+USER 65532:65532
+ENTRYPOINT ["/smi-bridge"]
+CMD ["run"]
+LABEL org.opencontainers.image.title="smi-bridge" \
+      org.opencontainers.image.description="Kubernetes controller that renders Service Mesh Interface resources into Istio, Linkerd and Gateway API objects" \
+      org.opencontainers.image.version="$VERSION"
