@@ -22,7 +22,10 @@
  *             is known, else list.
  *
  * 410 Gone (as an HTTP status or as an ERROR event) means our version was
- * compacted away: relist at once. A resource the server does not serve
+ * compacted away: relist at once (after BACKOFF only when the 410 answers
+ * a watch from the version a list just returned, which would otherwise
+ * loop). A continue token that expires mid-list restarts the list at once
+ * (after BACKOFF when it happens again before a list completes). A resource the server does not serve
  * (404 on list: the CRD is not installed) or refuses (403) is logged as one
  * clear line naming the resource and retried with backoff; it never stops
  * the process or other reflectors.

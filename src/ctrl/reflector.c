@@ -17,7 +17,9 @@
  * Logging: a failing request is logged once per distinct message (and
  * again every ERROR_REPEAT_MS while it lasts, with how often it was seen
  * in between), so a missing CRD costs one line every few minutes, not one
- * per retry. The first success afterwards logs one "recovered" line.
+ * per retry. Messages that differ only in numbers (curl's "after 1 ms")
+ * count as the same. The first success afterwards logs one "recovered"
+ * line.
  */
 #include "sb/reflector.h"
 
@@ -80,6 +82,7 @@ struct sb_reflector {
   char item_api[128];          /* apiVersion/kind for list items */
   char item_kind[128];
   int list_gone;               /* a 410 since the last complete list */
+  int rv_from_list;            /* rv is a list's, no event moved it since */
   int synced;
   int relist_after_backoff;    /* BACKOFF ends in a list, not a watch */
   unsigned failures;           /* in a row */
@@ -90,7 +93,7 @@ struct sb_reflector {
   int err;
   char errmsg[512];
   int logged_err;              /* what the last error line said */
-  char logged_msg[512];
+  char logged_msg[512];        /* (its shape: see shape_of) */
   uint64_t logged_ms;
   unsigned repeats;            /* failures not logged since */
 
@@ -157,10 +160,28 @@ static void goto_state(sb_reflector *r, rstate to, const char *why) {
 
 /* ---- errors and their log lines ------------------------------------------ */
 
+/* The message with every run of digits as one '#': "after 0 ms" and
+ * "after 1 ms" (curl), "stream 5" and "stream 7" are the same failure. */
+static void shape_of(const char *msg, char *out, size_t cap) {
+  size_t o = 0;
+
+  while (*msg && o + 1 < cap) {
+    if (*msg >= '0' && *msg <= '9') {
+      out[o++] = '#';
+      while (*msg >= '0' && *msg <= '9')
+        msg++;
+    } else {
+      out[o++] = *msg++;
+    }
+  }
+  out[o] = '\0';
+}
+
 static void report(sb_reflector *r, const char *what, int err,
                    const char *msg) {
   uint64_t now = uv_now(r->loop);
   const char *hint = "";
+  char shape[sizeof(r->logged_msg)];
 
   if (err == SB_ENOTFOUND)
     hint = " (is the CRD installed?)";
@@ -168,7 +189,8 @@ static void report(sb_reflector *r, const char *what, int err,
            : sb_strerror(err), hint);
   r->err = err;
   r->st.errors++;
-  if (r->logged_err == err && strcmp(r->logged_msg, r->errmsg) == 0 &&
+  shape_of(r->errmsg, shape, sizeof(shape));
+  if (r->logged_err == err && strcmp(r->logged_msg, shape) == 0 &&
       now - r->logged_ms < ERROR_REPEAT_MS) {
     r->repeats++;
     sb_log(SB_LOG_DEBUG, what, "resource=%s err=%s reason=%s", r->name,
@@ -182,7 +204,7 @@ static void report(sb_reflector *r, const char *what, int err,
     sb_log(SB_LOG_WARN, what, "resource=%s err=%s reason=%s", r->name,
            sb_err_name(err), r->errmsg);
   r->logged_err = err;
-  snprintf(r->logged_msg, sizeof(r->logged_msg), "%s", r->errmsg);
+  snprintf(r->logged_msg, sizeof(r->logged_msg), "%s", shape);
   r->logged_ms = now;
   r->repeats = 0;
 }
@@ -391,6 +413,7 @@ static void on_list_page(void *arg, sb_kube_result *res) {
   free(r->rv);
   r->rv = r->list_rv;
   r->list_rv = NULL;
+  r->rv_from_list = 1;
   r->list_gone = 0;
   r->synced = 1;
   r->fn(r->arg, SB_REFLECT_SYNC_END, NULL);
@@ -460,6 +483,8 @@ static int on_watch_event(void *arg, sb_kube_event *ev) {
    * next watch -- we watch again from the previous version. */
   if (rv && set_str(&r->rv, rv))
     return SB_ENOMEM;
+  if (rv)
+    r->rv_from_list = 0;
   recovered(r);
   return 0;
 }
@@ -487,13 +512,20 @@ static void on_watch_end(void *arg, sb_kube_result *res) {
     return;
   case SB_EGONE:
     /* Our version was compacted away: whatever happened since is only
-     * in a fresh list. */
+     * in a fresh list -- at once, unless the version came straight from
+     * a list: a server that refuses the versions its own lists hand out
+     * would otherwise have us list in a tight loop. */
     r->st.gone++;
-    r->st.errors++;
     sb_log(SB_LOG_INFO, "watch expired, listing again", "resource=%s rv=%s "
            "reason=%s", r->name, r->rv ? r->rv : "", res->message);
     free(r->rv);
     r->rv = NULL;
+    if (r->rv_from_list) {
+      report(r, "watch failed", res->err, res->message);
+      backoff(r, 1, -1);
+      return;
+    }
+    r->st.errors++;
     start_list(r);
     return;
   case SB_ECANCELED:
