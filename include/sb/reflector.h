@@ -25,10 +25,12 @@
  * compacted away: relist at once (after BACKOFF only when the 410 answers
  * a watch from the version a list just returned, which would otherwise
  * loop). A continue token that expires mid-list restarts the list at once
- * (after BACKOFF when it happens again before a list completes). A resource the server does not serve
- * (404 on list: the CRD is not installed) or refuses (403) is logged as one
- * clear line naming the resource and retried with backoff; it never stops
- * the process or other reflectors.
+ * (after BACKOFF when it happens again before a list completes).
+ *
+ * A resource the server does not serve (404 on list: the CRD is not
+ * installed) or refuses (403) is logged as one clear line naming the
+ * resource and retried with backoff; it never stops the process or other
+ * reflectors.
  *
  * Objects handed to the callback are valid during the call only. Every
  * object carries apiVersion and kind (list items, which the server sends

@@ -108,7 +108,7 @@ static void start_list(sb_reflector *r);
 static void start_watch(sb_reflector *r);
 static void call_ended_closing(sb_reflector *r);
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;

@@ -4,7 +4,8 @@
  *   sb-reflector-probe [--kubeconfig P] [--namespace N]
  *                      [--resource GROUP/VERSION/RESOURCE] [--page-size N]
  *                      [--min-watch S] [--backoff-base MS]
- *                      [--backoff-max MS] [-v N]
+ *                      [--backoff-max MS] [--pause-first-apply-ms MS]
+ *                      [-v N]
  *   sb-reflector-probe --discover [--kubeconfig P]
  *
  * Prints one JSON object per line on stdout, flushed at once, so a test
@@ -59,6 +60,7 @@ typedef struct probe {
   uv_poll_t in;
   int stopping;
   int status;
+  long pause_ms;          /* --pause-first-apply-ms, once */
   char last_stats[1024];
 } probe;
 
@@ -92,8 +94,8 @@ static void on_event(void *arg, sb_reflect_ev ev, const cJSON *obj) {
   static const char *const names[] = {"SYNC_BEGIN", "APPLY", "DELETE",
                                       "SYNC_END"};
   cJSON *o = line(names[ev]);
+  probe *p = arg;
 
-  (void) arg;
   if (obj) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
@@ -106,6 +108,12 @@ static void on_event(void *arg, sb_reflect_ev ev, const cJSON *obj) {
       cJSON_AddItemToObject(o, "data", cJSON_Duplicate(data, 1));
   }
   emit(o);
+  if (ev == SB_REFLECT_APPLY && p->pause_ms > 0) {
+    /* A slow consumer: the loop stands still mid-list, long enough for
+     * the test to compact etcd under the list's continue token. */
+    usleep((useconds_t) p->pause_ms * 1000);
+    p->pause_ms = 0;
+  }
 }
 
 static void print_stats(probe *p) {
@@ -127,6 +135,7 @@ static void print_stats(probe *p) {
   cJSON_AddNumberToObject(o, "gone", (double) st.gone);
   cJSON_AddNumberToObject(o, "watches", (double) st.watches);
   cJSON_AddNumberToObject(o, "events", (double) st.events);
+  cJSON_AddNumberToObject(o, "bookmarks", (double) st.bookmarks);
   cJSON_AddNumberToObject(o, "errors", (double) st.errors);
   cJSON_AddNumberToObject(o, "synced", sb_reflector_synced(p->r));
   cJSON_AddStringToObject(o, "err", err ? sb_err_name(err) : "");
@@ -227,7 +236,8 @@ static void on_discovered(void *arg, int err, const char *msg,
 static int usage(void) {
   fputs("usage: sb-reflector-probe [--kubeconfig P] [--namespace N] "
         "[--resource G/V/R]\n  [--page-size N] [--min-watch S] "
-        "[--backoff-base MS] [--backoff-max MS] [-v N]\n"
+        "[--backoff-base MS] [--backoff-max MS]\n  "
+        "[--pause-first-apply-ms MS] [-v N]\n"
         "  | --discover [--kubeconfig P]\n", stderr);
   return 2;
 }
@@ -242,7 +252,7 @@ static int number(const char *s, long *out) {
 
 int main(int argc, char **argv) {
   const char *kubeconfig = NULL, *ns = NULL, *res = "/v1/configmaps";
-  long page = 0, min_watch = 0, base = 0, max = 0, verbosity = 0;
+  long page = 0, min_watch = 0, base = 0, max = 0, verbosity = 0, pause = 0;
   char group[256], version[64], resource[128], err[1024];
   sb_kubeconfig_opts ko;
   sb_kubeconfig *cfg;
@@ -276,6 +286,8 @@ int main(int argc, char **argv) {
       num = &base;
     else if (strcmp(a, "--backoff-max") == 0)
       num = &max;
+    else if (strcmp(a, "--pause-first-apply-ms") == 0)
+      num = &pause;
     else if (strcmp(a, "-v") == 0)
       num = &verbosity;
     else
@@ -300,6 +312,7 @@ int main(int argc, char **argv) {
   memset(&p, 0, sizeof(p));
   uv_loop_init(&loop);
   p.loop = &loop;
+  p.pause_ms = pause;
   rc = sb_kube_new(&loop, cfg, NULL, &p.k);
   if (rc) {
     fprintf(stderr, "sb-reflector-probe: %s\n", sb_strerror(rc));

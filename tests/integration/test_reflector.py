@@ -23,6 +23,11 @@ through the fixture's API server ("A"), where kubectl points:
  5. B killed, changes, etcd compacted past the reflector's version, B
     restarted without a watch cache: etcd refuses the old revision, the
     API server turns that into 410, the reflector relists.
+ 6. a list whose continue token is compacted away between two pages
+    (a consumer that stalls on the first item): 410, the list starts over
+    from its first page and completes.
+Also: watches that end normally (timeoutSeconds of 2-3 s) are followed by
+a new watch from the same version, with no error and no relist.
 In 3-5 the probe's store (SYNC_BEGIN/APPLY/DELETE/SYNC_END applied the way
 the controller's cache applies them) must equal what kubectl reads, and
 the counters must show which path was taken. The time from B being ready
@@ -32,6 +37,7 @@ import ctypes
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -325,8 +331,9 @@ def main():
     work = tempfile.mkdtemp(prefix="sb-reflector-")
     b = APIServer(work)
     probe = None
+    ok = False
     try:
-        b.start()
+        b.start("--watch-cache=true")
         discovery(work, b)
         with h.namespace() as ns:
             # -- 2. list, then watch ------------------------------------
@@ -352,13 +359,26 @@ def main():
             h.expect_eq(evs[1]["data"], {"k": "2"}, "the update's data")
             h.log("list+watch: initial list and 3 changes seen")
 
+            # -- 2b. short watches end normally: re-watch, no error ------
+            short = Probe(["--kubeconfig", b.kubeconfig, "--namespace", ns,
+                           "--min-watch", "2"], work, "short")
+            h.wait_for(lambda: short.stats().get("watches", 0) >= 3,
+                       timeout=30, what="three watches of 2-3 s")
+            st = short.stats()
+            h.expect_eq((st["lists"], st["errors"], st["err"]), (1, 0, ""),
+                        "lists, errors, error after normal watch ends")
+            h.log("short watches: %d watches, %d bookmarks, no error"
+                  % (st["watches"], st["bookmarks"]))
+            short.close()
+
             # -- 3. killed, watch cache: 410 -> relist ------------------
             def changes3():
                 cm(ns, "d", "1")
                 set_cm(ns, "c", "2")
                 del_cm(ns, "a")
             st0, st, evs = outage(probe, b, ns, signal.SIGKILL, changes3,
-                                  (), DOWN_S, "killed, watch cache on")
+                                  ("--watch-cache=true",), DOWN_S,
+                                  "killed, watch cache on")
             h.check(st["gone"] > st0["gone"],
                     "the re-watch after the restart got no 410")
             h.check(st["relists"] > st0["relists"], "no relist happened")
@@ -403,12 +423,47 @@ def main():
                     "a relist reported the deletion as a DELETE event")
             h.expect_eq(probe.store(), {"e": {"k": "1"}, "f": {"k": "1"}},
                         "the probe's store at the end")
+
+            # -- 6. a continue token compacted away mid-list -------------
+            # B has no watch cache now, so list pages come from etcd and
+            # the continue token names an etcd revision. The probe stops
+            # after the first item (a slow consumer); etcd is compacted
+            # past the list's revision meanwhile.
+            slow = Probe(["--kubeconfig", b.kubeconfig, "--namespace", ns,
+                          "--page-size", "1", "--pause-first-apply-ms",
+                          "3000"], work, "slow")
+            h.wait_for(lambda: any(o["ev"] == "APPLY"
+                                   for o in slow.events()),
+                       timeout=30, what="the first list page")
+            cm(ns, "g", "1")
+            out = h.testenv("compact", "--dir", h.TESTENV_DIR)
+            h.check(out.returncode == 0, "testenv compact: %s" % out.stderr)
+            converged(slow, ns)
+            st = slow.stats()
+            h.expect_eq([o["ev"] for o in slow.events()],
+                        ["SYNC_BEGIN", "APPLY", "SYNC_BEGIN", "APPLY",
+                         "APPLY", "APPLY", "SYNC_END"],
+                        "a list restarted after its continue token expired")
+            h.expect_eq((st["lists"], st["gone"]), (2, 1),
+                        "lists and 410s of the slow probe")
+            with open(slow.errlog) as f:
+                h.check("list expired, listing again" in f.read(),
+                        "no 'list expired' line in the slow probe's log")
+            h.log("continue token compacted mid-list: the list started "
+                  "over and completed")
+            slow.close()
+            converged(probe, ns)
             probe.close()
             probe = None
+        ok = True
     finally:
         if probe:
             probe.proc.kill()
         b.stop(signal.SIGTERM)
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            h.log("logs of API server B and the probes: %s" % work)
 
 
 h.run(main)

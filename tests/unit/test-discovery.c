@@ -167,7 +167,7 @@ static int fetched(const char *path) {
   return n;
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------- */
 
 static void ours_with_istio(void **state) {
   sb_translate_opts o;

@@ -334,7 +334,7 @@ static void close_and_wait(env *e, sb_reflector *r, rec *c) {
   run_until(e, &c->closed, 1);
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------- */
 
 /* Two list pages, a watch that ends normally (events, a bookmark), and the
  * next watch from the bookmark's version. */
