@@ -73,6 +73,9 @@ typedef struct sb_reflector_opts {
   long page_size;             /* 0 = 500 */
   unsigned min_watch_s;       /* 0 = 300 (timeoutSeconds in [min, 2*min)) */
   sb_backoff backoff;         /* zero = {800 ms, 30 s, 0.2} like client-go */
+  /* How often an error that lasts is logged again (with how many times
+   * it was seen meanwhile); 0 = every 5 minutes. */
+  unsigned error_log_interval_ms;
   /* Random numbers in [0,1) for jitter and timeouts; NULL = the module's
    * own generator. Tests inject a fixed sequence. */
   double (*rand)(void *arg);

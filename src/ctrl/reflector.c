@@ -2,8 +2,8 @@
  *
  * The state machine of reflector.h, written out: `enum rstate` is the
  * whole state, and every event that can happen to a reflector has one
- * function (on_start, on_list_page, on_watch_event, on_watch_end, on_timer,
- * sb_reflector_close) that looks at the state and moves to the next one
+ * function (sb_reflector_start, on_list_page, on_watch_event, on_watch_end,
+ * on_timer, sb_reflector_close) that looks at the state and moves to the next one
  * through goto_state(), which is the only place the state changes (and
  * logs the move at debug level). At most one request is in flight at any
  * time, and the timer runs only in BACKOFF, so close has exactly two things
@@ -15,7 +15,7 @@
  * splitter caps it).
  *
  * Logging: a failing request is logged once per distinct message (and
- * again every ERROR_REPEAT_MS while it lasts, with how often it was seen
+ * again every error_log_interval_ms while it lasts, with how often it was seen
  * in between), so a missing CRD costs one line every few minutes, not one
  * per retry. Messages that differ only in numbers (curl's "after 1 ms")
  * count as the same. The first success afterwards logs one "recovered"
@@ -40,7 +40,7 @@
 /* A watch that ends by itself sooner than this with nothing in it is
  * treated as a failure (client-go's "very short watch"). */
 #define SHORT_WATCH_MS 1000
-#define ERROR_REPEAT_MS (5u * 60 * 1000)
+#define DEFAULT_ERROR_LOG_MS (5u * 60 * 1000)
 
 typedef enum rstate {
   R_NEW = 0,
@@ -67,6 +67,7 @@ struct sb_reflector {
   sb_kube_target target;
   long page_size;
   unsigned min_watch_s;
+  unsigned error_log_ms;
   sb_backoff backoff;
   double (*rand)(void *arg);
   void *rand_arg;
@@ -191,7 +192,7 @@ static void report(sb_reflector *r, const char *what, int err,
   r->st.errors++;
   shape_of(r->errmsg, shape, sizeof(shape));
   if (r->logged_err == err && strcmp(r->logged_msg, shape) == 0 &&
-      now - r->logged_ms < ERROR_REPEAT_MS) {
+      now - r->logged_ms < r->error_log_ms) {
     r->repeats++;
     sb_log(SB_LOG_DEBUG, what, "resource=%s err=%s reason=%s", r->name,
            sb_err_name(err), r->errmsg);
@@ -210,11 +211,13 @@ static void report(sb_reflector *r, const char *what, int err,
 }
 
 static void recovered(sb_reflector *r) {
+  unsigned failures = r->failures;
+
   r->failures = 0;
   if (!r->err)
     return;
-  sb_log(SB_LOG_INFO, "recovered", "resource=%s after=%s", r->name,
-         sb_err_name(r->err));
+  sb_log(SB_LOG_INFO, "recovered", "resource=%s after=%s failures=%u",
+         r->name, sb_err_name(r->err), failures);
   r->err = 0;
   r->errmsg[0] = '\0';
   r->logged_err = 0;
@@ -594,6 +597,8 @@ int sb_reflector_new(uv_loop_t *loop, sb_kube *k,
   r->target.ns = r->ns;
   r->page_size = o->page_size > 0 ? o->page_size : DEFAULT_PAGE;
   r->min_watch_s = o->min_watch_s ? o->min_watch_s : DEFAULT_MIN_WATCH_S;
+  r->error_log_ms = o->error_log_interval_ms ? o->error_log_interval_ms
+                                             : DEFAULT_ERROR_LOG_MS;
   r->backoff = o->backoff;
   if (!r->backoff.base_ms && !r->backoff.max_ms && r->backoff.jitter == 0) {
     r->backoff.base_ms = DEFAULT_BASE_MS;

@@ -725,6 +725,67 @@ static void errors_back_off(void **state) {
   env_done(&e);
 }
 
+/* An error that lasts is logged again after the interval, saying how
+ * often it was seen in between; recovery says how many failures it took. */
+static void lasting_error_logged_again(void **state) {
+  char tmpl[] = "/tmp/sb-reflector-log-XXXXXX";
+  double rnd = 0.5;
+  sb_reflector_opts o;
+  sb_reflector *r;
+  char script[4096], *log;
+  const char *p;
+  int fd, i, lines, repeated = 0;
+  rec c;
+  env e;
+
+  (void) state;
+  fd = mkstemp(tmpl);
+  assert_true(fd >= 0);
+  unlink(tmpl);
+  sb_log_setup(SB_LOG_TEXT, 0, fd);
+  snprintf(script, sizeof(script), "{'%s': [", TS_PATH);
+  for (i = 0; i < 12; i++)
+    snprintf(script + strlen(script), sizeof(script) - strlen(script),
+             "{'expect':'list','status':404,'message':'no such thing'},");
+  snprintf(script + strlen(script), sizeof(script) - strlen(script),
+           "{'expect':'list','items':[],'rv':'5'}]}");
+  load(script);
+  env_init(&e);
+  rec_init(&c);
+  memset(&o, 0, sizeof(o));
+  o.name = "trafficsplits.split.smi-spec.io";
+  o.gvr.group = "split.smi-spec.io";
+  o.gvr.version = "v1alpha4";
+  o.gvr.resource = "trafficsplits";
+  o.backoff.base_ms = 20;
+  o.backoff.max_ms = 40;
+  o.error_log_interval_ms = 150;
+  o.rand = fixed_rand;
+  o.rand_arg = &rnd;
+  assert_int_equal(sb_reflector_new(&e.loop, e.k, &o, on_event, &c, &r), 0);
+  c.r = r;
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until(&e, &c.n, 2);  /* SYNC_BEGIN, SYNC_END */
+  close_and_wait(&e, r, &c);
+  sb_log_setup(SB_LOG_TEXT, 0, 2);
+  log = slurp_fd(fd);
+  close(fd);
+  /* 12 failures 20-40 ms apart (~440 ms): logged at about 0, 150, 300 ms
+   * (more on a slow machine), the lines after the first counting the ones
+   * in between. */
+  lines = count_lines(log, "msg=\"cannot list\"", "err=SB_ENOTFOUND");
+  assert_true(lines >= 2);
+  assert_int_equal(count_lines(log, "msg=\"cannot list\"", "repeated="),
+                   lines - 1);
+  for (p = strstr(log, "repeated="); p; p = strstr(p + 1, "repeated="))
+    repeated += (int) strtol(p + 9, NULL, 10);
+  assert_true(repeated > 0 && repeated + lines <= 12);
+  assert_int_equal(count_lines(log, "msg=\"recovered\"",
+                               "after=SB_ENOTFOUND failures=12"), 1);
+  free(log);
+  env_done(&e);
+}
+
 /* Close while a list request is in flight: returns at once (the server
  * would answer in 5 s), no callback at all. */
 static void close_mid_list(void **state) {
@@ -880,6 +941,7 @@ int main(void) {
       cmocka_unit_test(continue_expired),
       cmocka_unit_test(rewatch_after_errors),
       cmocka_unit_test(errors_back_off),
+      cmocka_unit_test(lasting_error_logged_again),
       cmocka_unit_test(close_mid_list),
       cmocka_unit_test(close_from_callback),
       cmocka_unit_test(close_in_backoff_and_client_gone),
