@@ -519,16 +519,18 @@ static void on_watch_end(void *arg, sb_kube_result *res) {
      * a list: a server that refuses the versions its own lists hand out
      * would otherwise have us list in a tight loop. */
     r->st.gone++;
-    sb_log(SB_LOG_INFO, "watch expired, listing again", "resource=%s rv=%s "
-           "reason=%s", r->name, r->rv ? r->rv : "", res->message);
-    free(r->rv);
-    r->rv = NULL;
     if (r->rv_from_list) {
       report(r, "watch failed", res->err, res->message);
+      free(r->rv);
+      r->rv = NULL;
       backoff(r, 1, -1);
       return;
     }
     r->st.errors++;
+    sb_log(SB_LOG_INFO, "watch expired, listing again", "resource=%s rv=%s "
+           "reason=%s", r->name, r->rv ? r->rv : "", res->message);
+    free(r->rv);
+    r->rv = NULL;
     start_list(r);
     return;
   case SB_ECANCELED:

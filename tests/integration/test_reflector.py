@@ -195,10 +195,14 @@ class Probe:
         return [o for _, o in self.snapshot()[since:]
                 if o["ev"] in ("SYNC_BEGIN", "APPLY", "DELETE", "SYNC_END")]
 
-    def stats(self):
+    def stats(self, after_events=False):
+        """The last counters; with after_events, only counters printed
+        after the last event (else {}), so that they include it."""
         for _, o in reversed(self.snapshot()):
             if o["ev"] == "STATS":
                 return o
+            if after_events and o["ev"] in EVENTS:
+                break
         return {}
 
     def store(self):
@@ -240,7 +244,7 @@ def converged(probe, ns):
     want = truth(ns)
 
     def ok():
-        st = probe.stats()
+        st = probe.stats(after_events=True)
         return probe.store() == want and st.get("state") == "watching" \
             and st.get("synced") == 1
     h.wait_for(ok, timeout=120, interval=0.02,
