@@ -66,7 +66,7 @@ struct sb_applier {
   int *freed;                /* set while the caller's cb runs */
 };
 
-/* ---- result bookkeeping --------------------------------------------------- */
+/* ---- result bookkeeping -------------------------------------------------- */
 
 static void run_free(run *r) {
   size_t i;
@@ -122,7 +122,7 @@ static void note_retry_after(run *r, long ra) {
     r->res.retry_after = ra;
 }
 
-/* ---- reporting ------------------------------------------------------------ */
+/* ---- reporting ----------------------------------------------------------- */
 
 static void on_defer(uv_timer_t *t) {
   sb_applier *a = t->data;
@@ -168,7 +168,7 @@ static void make_ready(run *r) {
   uv_timer_start(a->defer, on_defer, 0, 0);
 }
 
-/* ---- the calls ------------------------------------------------------------ */
+/* ---- the calls ----------------------------------------------------------- */
 
 static void pump(run *r);
 
@@ -278,7 +278,7 @@ static void pump(run *r) {
   make_ready(r);
 }
 
-/* ---- dry run -------------------------------------------------------------- */
+/* ---- dry run ------------------------------------------------------------- */
 
 static void kind_name(const sb_action *act, sb_buf *b) {
   sb_buf_addf(b, "%s ", act->gvk->kind);
@@ -362,7 +362,7 @@ static void dry_run(run *r) {
   fflush(r->a->out);
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public -------------------------------------------------------------- */
 
 int sb_applier_new(sb_kube *k, const sb_applier_opts *o, sb_applier **out) {
   sb_applier *a;

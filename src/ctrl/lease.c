@@ -85,7 +85,7 @@ static void arm(sb_lease *l);
 static void look(sb_lease *l);
 static void continue_close(sb_lease *l);
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static uint64_t now_ms(sb_lease *l) {
   uv_update_time(l->loop);
@@ -192,7 +192,7 @@ static double duration_s(const sb_lease *l) {
   return (double) ((l->duration_ms + 999) / 1000);
 }
 
-/* ---- leadership changes --------------------------------------------------- */
+/* ---- leadership changes -------------------------------------------------- */
 
 /* Both return non-zero when the callback closed the lease. */
 static int become_leader(sb_lease *l) {
@@ -244,7 +244,7 @@ static void keep_obj(sb_lease *l, sb_kube_result *res) {
   res->body = NULL;
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 static void on_response(void *arg, sb_kube_result *res);
 
@@ -436,7 +436,7 @@ static void renew(sb_lease *l) {
     arm(l);
 }
 
-/* ---- the timer ------------------------------------------------------------ */
+/* ---- the timer ----------------------------------------------------------- */
 
 static void on_tick(uv_timer_t *t) {
   sb_lease *l = t->data;
@@ -488,7 +488,7 @@ static void arm(sb_lease *l) {
   uv_timer_start(&l->timer, on_tick, delay, 0);
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public -------------------------------------------------------------- */
 
 int sb_lease_new(uv_loop_t *loop, sb_kube *k, const sb_lease_opts *o,
                  sb_lease_fn fn, void *arg, sb_lease **out) {

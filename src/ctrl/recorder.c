@@ -103,7 +103,7 @@ struct sb_recorder {
   void *close_arg;
 };
 
-/* ---- LRU tables ----------------------------------------------------------- */
+/* ---- LRU tables ---------------------------------------------------------- */
 
 static int lru_init(lru *t) {
   memset(t, 0, sizeof(*t));
@@ -166,7 +166,7 @@ static int lru_add(lru *t, lru_node *n, const char *key, size_t klen) {
   return 0;
 }
 
-/* ---- entries -------------------------------------------------------------- */
+/* ---- entries ------------------------------------------------------------- */
 
 static void entry_free(entry *e) {
   cJSON_Delete(e->event);
@@ -205,7 +205,7 @@ static void spam_free(spam *s) {
   free(s);
 }
 
-/* ---- building an Event ---------------------------------------------------- */
+/* ---- building an Event --------------------------------------------------- */
 
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
@@ -306,7 +306,7 @@ static char *event_name(sb_recorder *r, const char *objname, uint64_t ns) {
   return dupstr(buf);
 }
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------- */
 
 static void maybe_closed(sb_recorder *r);
 static void send_entry(sb_recorder *r, entry *e, int create);
@@ -393,7 +393,7 @@ failed:
   entry_drop(r, e);
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public -------------------------------------------------------------- */
 
 static int add_key_part(sb_buf *b, const char *s) {
   int rc = sb_buf_adds(b, s ? s : "");

@@ -27,7 +27,7 @@ static const sb_gvk CM = {"", "v1", "ConfigMap", "configmaps"};
 
 #define VS_PATH "/apis/networking.istio.io/v1/namespaces/shop/virtualservices"
 
-/* ---- plans ---------------------------------------------------------------- */
+/* ---- plans --------------------------------------------------------------- */
 
 static char *xdup(const char *s) {
   char *p = s ? strdup(s) : NULL;
@@ -101,7 +101,7 @@ static void plan_clear(sb_plan *p) {
   memset(p, 0, sizeof(*p));
 }
 
-/* ---- results -------------------------------------------------------------- */
+/* ---- results ------------------------------------------------------------- */
 
 typedef struct seen {
   int calls;
@@ -198,7 +198,7 @@ static void seed(uv_loop_t *loop, sb_kube *k, const sb_gvk *g,
   cJSON_Delete(o);
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------- */
 
 static void applies_then_deletes(void **state) {
   uv_loop_t loop;
