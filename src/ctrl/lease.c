@@ -275,8 +275,11 @@ static int send_op(sb_lease *l, enum op op, const cJSON *body) {
     l->call = NULL;
     sb_log(SB_LOG_WARN, "lease request not sent", "lease=%s/%s err=%s",
            l->ns, l->name, sb_err_name(rc));
+    return rc;
   }
-  return rc;
+  if (l->leading)
+    arm(l);  /* the renew deadline holds while the request is out */
+  return 0;
 }
 
 static int send_record(sb_lease *l, enum op op, const cJSON *base,
