@@ -358,8 +358,9 @@ static void failures_are_reported_and_the_rest_runs(void **state) {
       assert_int_equal(s.err[i], SB_ECONFLICT);
       assert_non_null(strstr(s.msg[i], "replaced or changed since it was "
                                        "read"));
-      assert_non_null(strstr(s.msg[i], "Precondition failed: UID in "
-                                       "precondition: uid-of-the-old-one"));
+      assert_non_null(strstr(s.msg[i], "the UID in the precondition "
+                                       "(uid-of-the-old-one) does not match "
+                                       "the UID in record"));
     } else if (strcmp(act->name, "busy") == 0) {
       saw429++;
       assert_int_equal(s.err[i], SB_ETOOMANY);

@@ -509,18 +509,24 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(404, notfound)
             pre = (obj or {}).get("preconditions", {})
             meta = cur["metadata"]
+            # The real API server's wording (k8s.io/apiserver storage).
             if "uid" in pre and pre["uid"] != meta["uid"]:
                 return self.send(409, status(
-                    409, "Conflict", "Precondition failed: UID in "
-                    "precondition: %s, UID in object meta: %s" %
-                    (pre["uid"], meta["uid"]), name=name, kind=res))
+                    409, "Conflict", 'Operation cannot be fulfilled on %s '
+                    '"%s": the UID in the precondition (%s) does not match '
+                    'the UID in record (%s). The object might have been '
+                    'deleted and then recreated' %
+                    (plural, name, pre["uid"], meta["uid"]),
+                    name=name, kind=res))
             if "resourceVersion" in pre and \
                     pre["resourceVersion"] != meta["resourceVersion"]:
                 return self.send(409, status(
-                    409, "Conflict", "Precondition failed: ResourceVersion "
-                    "in precondition: %s, ResourceVersion in object meta: %s"
-                    % (pre["resourceVersion"], meta["resourceVersion"]),
-                    name=name, kind=res))
+                    409, "Conflict", 'Operation cannot be fulfilled on %s '
+                    '"%s": the ResourceVersion in the precondition (%s) '
+                    'does not match the ResourceVersion in record (%s). The '
+                    'object might have been modified' %
+                    (plural, name, pre["resourceVersion"],
+                     meta["resourceVersion"]), name=name, kind=res))
             del FAKE.objs[path]
             return self.send(200, cur)
         return self.send(405, status(405, "MethodNotAllowed", "no"))
