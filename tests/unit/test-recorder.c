@@ -441,6 +441,44 @@ static void dry_run_logs_instead(void **state) {
   env_close(&e);
 }
 
+/* The de-dup table holds 4096 Events: the oldest falls out first. Dry
+ * run shows it without a server round trip per Event (the count in the
+ * log says whether a repeat was folded in). */
+static void table_is_bounded(void **state) {
+  env e;
+  FILE *log = tmpfile();
+  char name[32], *text;
+  sb_objref o = WEB;
+  int i;
+
+  (void) state;
+  assert_non_null(log);
+  env_open(&e, "h", 1, 0);
+  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
+  for (i = 0; i < 4097; i++) {
+    snprintf(name, sizeof(name), "obj-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"),
+                     0);
+  }
+  /* obj-0 fell out (a new Event, count 1); obj-4096 is still known. */
+  o.name = "obj-0";
+  assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"), 0);
+  o.name = "obj-4096";
+  assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"), 0);
+  sb_log_setup(SB_LOG_TEXT, 0, 2);
+  text = read_all(log);
+  assert_non_null(strstr(text, "name=obj-4096 type=Normal reason=R count=1 "
+                               "message=m\n"));
+  assert_non_null(strstr(text, "name=obj-4096 type=Normal reason=R count=2 "
+                               "message=m\n"));
+  assert_null(strstr(text, "name=obj-0 type=Normal reason=R count=2"));
+  assert_int_equal(sb_recorder_dropped(e.r), 0);
+  free(text);
+  fclose(log);
+  env_close(&e);
+}
+
 static void close_cancels_writes(void **state) {
   env e;
   int n = 0;
@@ -486,6 +524,7 @@ int main(void) {
       cmocka_unit_test(message_is_truncated),
       cmocka_unit_test(failures_are_logged_not_retried),
       cmocka_unit_test(dry_run_logs_instead),
+      cmocka_unit_test(table_is_bounded),
       cmocka_unit_test(close_cancels_writes),
       cmocka_unit_test(bad_arguments),
   };
