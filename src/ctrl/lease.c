@@ -569,10 +569,16 @@ static void timer_closed(uv_handle_t *h) {
 
 /* Called once nothing is out: release if we lead, else finish. */
 static void continue_close(sb_lease *l) {
-  if (l->leading && l->obj && !l->release_retried && l->op == OP_NONE &&
-      send_record(l, OP_RELEASE, l->obj, "", 1, 0,
-                  spec_num(l->obj, "leaseTransitions")) == 0)
-    return;
+  if (l->leading && !l->release_retried && l->op == OP_NONE) {
+    if (l->obj && send_record(l, OP_RELEASE, l->obj, "", 1, 0,
+                              spec_num(l->obj, "leaseTransitions")) == 0)
+      return;
+    /* No current copy (a renewal just failed): read, then release if it
+     * is still ours. */
+    l->release_retried = 1;
+    if (!l->obj && send_op(l, OP_RELEASE_GET, NULL) == 0)
+      return;
+  }
   l->leading = 0;
   uv_close((uv_handle_t *) &l->timer, timer_closed);
 }

@@ -462,6 +462,51 @@ static void taken_over_while_leading(void **state) {
   fake_finish(&loop, k);
 }
 
+static int count_requests(uv_loop_t *loop, sb_kube *k, const char *method) {
+  cJSON *r = fake_requests(loop, k, method, LEASE_PATH);
+  int n = cJSON_GetArraySize(r);
+
+  cJSON_Delete(r);
+  return n;
+}
+
+/* Closing right after a renewal failed (no current copy of the Lease):
+ * read it, and release it since it is still ours. */
+static void close_after_failed_renewal_releases(void **state) {
+  uv_loop_t loop;
+  sb_kube *k;
+  cand a;
+  cJSON *o, *reqs;
+  int puts, n;
+
+  (void) state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  k = fake_client(&loop);
+  fake_reset(&loop, k);
+  cand_new(&a, &loop, k, "a", 6000, 4000, 1000);
+  assert_int_equal(sb_lease_start(a.l), 0);
+  run_until(&loop, &a.leading);
+  puts = count_requests(&loop, k, "PUT");
+  cJSON_Delete(fake_ctl(&loop, k, "/_fault?method=PUT&path=" LEASE_PATH
+                        "&code=500&reason=InternalError&message=etcd"));
+  while (count_requests(&loop, k, "PUT") == puts)
+    run_for(&loop, 20);
+  run_for(&loop, 50);  /* its answer is in; the next look is 1 s away */
+  assert_int_equal(a.leading, 1);
+  cand_close(&a);
+  reqs = fake_requests(&loop, k, NULL, LEASE_PATH);
+  n = cJSON_GetArraySize(reqs);
+  assert_string_equal(jstr(cJSON_GetArrayItem(reqs, n - 2), "method"),
+                      "GET");
+  assert_string_equal(jstr(cJSON_GetArrayItem(reqs, n - 1), "method"),
+                      "PUT");
+  cJSON_Delete(reqs);
+  o = peek(&loop, k);
+  assert_string_equal(jstr(o, "spec.holderIdentity"), "");
+  cJSON_Delete(o);
+  fake_finish(&loop, k);
+}
+
 static void bad_options(void **state) {
   uv_loop_t loop;
   sb_kube *k;
@@ -502,6 +547,7 @@ int main(void) {
       cmocka_unit_test(renew_failures_past_deadline),
       cmocka_unit_test(hanging_renewal_hits_deadline),
       cmocka_unit_test(taken_over_while_leading),
+      cmocka_unit_test(close_after_failed_renewal_releases),
       cmocka_unit_test(bad_options),
   };
 
