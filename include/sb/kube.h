@@ -175,5 +175,8 @@ void sb_kube_cancel(sb_kube_call *call);
 
 /* The configuration the client was made with. */
 const sb_kubeconfig *sb_kube_config(const sb_kube *k);
+/* The loop the client runs on (for modules built on the client that
+ * need a handle of their own). */
+uv_loop_t *sb_kube_loop(const sb_kube *k);
 
 #endif

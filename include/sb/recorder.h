@@ -11,6 +11,26 @@
  * one, and a per-object token bucket keeps a broken object from flooding
  * the API server. Failures to write an Event are logged, never retried
  * forever, and never block reconciling.
+ *
+ * Details (client-go's correlator, simplified):
+ *   - The Event goes to the object's namespace ("default" for a
+ *     cluster-scoped object) and is named "<object name>.<16 hex digits>"
+ *     (wall-clock nanoseconds, never repeated). Timestamps are RFC 3339
+ *     from the wall clock; the message is cut to 1024 bytes (on a UTF-8
+ *     boundary).
+ *   - De-dup key: involved object (kind, namespace, name, uid), type,
+ *     reason and message. The first occurrence is a POST; a repeat within
+ *     the window is a server-side apply of the same Event (same name) with
+ *     count+1 and the new lastTimestamp -- which also recreates an Event
+ *     the server expired. At most one write per Event is out; repeats
+ *     meanwhile are folded into the next one. 4096 keys are remembered
+ *     (least recently used go first).
+ *   - Spam filter: per involved object a token bucket of 25, refilled one
+ *     per 5 minutes; every occurrence takes a token (repeats too), and an
+ *     Event without one is dropped (debug log). Also dropped: new Events
+ *     while 64 writes are already out.
+ *   - Dry run: the Event is logged (info, "event (dry run)", with its
+ *     count) instead of written; filter and de-dup still apply.
  */
 #ifndef SB_RECORDER_H
 #define SB_RECORDER_H
@@ -41,13 +61,20 @@ typedef struct sb_recorder_opts {
 
 int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
                     sb_recorder **out);
-/* Records one Event (asynchronously). 0, SB_ENOMEM, or SB_ECLOSING. */
+/* Records one Event (asynchronously): 0, SB_ENOMEM, SB_ECLOSING; SB_EINVAL
+ * without kind, name or reason. Dropped Events return 0. */
 int sb_recorder_event(sb_recorder *r, const sb_objref *obj,
                       sb_event_type type, const char *reason,
                       const char *fmt, ...) SB_PRINTF(5, 6);
-/* Events written and failed so far (metrics, tests). */
+/* Writes (creates and repeats) that succeeded and that failed so far
+ * (metrics, tests). Either pointer may be NULL. */
 void sb_recorder_stats(const sb_recorder *r, unsigned long *written,
                        unsigned long *failed);
+/* Events dropped by the spam filter or the in-flight cap. */
+unsigned long sb_recorder_dropped(const sb_recorder *r);
+/* Cancels the writes still out, then frees r and calls cb(arg) from the
+ * loop. No sb_recorder_event after this (SB_ECLOSING until freed). A
+ * second call is ignored. */
 void sb_recorder_close(sb_recorder *r, void (*cb)(void *arg), void *arg);
 
 #endif

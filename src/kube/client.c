@@ -839,6 +839,10 @@ const sb_kubeconfig *sb_kube_config(const sb_kube *k) {
   return k->cfg;
 }
 
+uv_loop_t *sb_kube_loop(const sb_kube *k) {
+  return k->loop;
+}
+
 /* ---- life cycle ----------------------------------------------------------- */
 
 int sb_kube_new(uv_loop_t *loop, const sb_kubeconfig *cfg,

@@ -20,6 +20,8 @@ Endpoints (HTTP/1.1; any method):
                         (and Retry-After: S when given)
   /big?bytes=N          N bytes of 'x'
   /kube/...             a tiny fake API server, see KubeState below
+  /fake/...             a generic fake API server for any resource, with
+                        fault injection, see FakeApi below
 """
 import argparse
 import json
@@ -84,6 +86,97 @@ class KubeState:
 STATE = KubeState()
 
 
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch; returns the merged value."""
+    if not isinstance(patch, dict):
+        return json.loads(json.dumps(patch))
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+class FakeApi:
+    """Any namespaced or cluster-scoped resource under /fake/api/v1/... or
+    /fake/apis/<group>/<version>/..., kept in memory: GET (object or list),
+    POST (create, 409 AlreadyExists), PUT (update; 409 Conflict when
+    metadata.resourceVersion is stale), PATCH (server-side apply: create or
+    merge, the resourceVersion only moves when something changed; merge
+    and strategic merge patches as JSON merge patches), DELETE (uid and
+    resourceVersion preconditions: 409). Authentication is not checked.
+
+    Control endpoints (GET, not recorded):
+      /fake/_requests       every request so far: method, path (without
+                            /fake), query (dict), ctype, body (parsed JSON
+                            when it is JSON)
+      /fake/_reset          forget objects, requests and faults
+      /fake/_fault?method=M&path=P&code=C&reason=R&message=T&times=N&ms=D
+                            the next N (-1: every) requests with method M
+                            (or any) to path P (exact, or a prefix when it
+                            ends with '*') wait D ms and, when C is given,
+                            answer with a Status of code C instead
+      /fake/_peek?path=P    the stored object at P (404 when none)
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.rv = 1000
+        self.uid = 0
+        self.objs = {}      # path -> object
+        self.requests = []
+        self.faults = []
+
+    def next_rv(self):
+        self.rv += 1
+        return str(self.rv)
+
+    def fault_for(self, method, path):
+        for f in self.faults:
+            if f["method"] and f["method"] != method:
+                continue
+            p = f["path"]
+            if not (path == p or (p.endswith("*") and
+                                  path.startswith(p[:-1]))):
+                continue
+            if f["times"] == 0:
+                continue
+            if f["times"] > 0:
+                f["times"] -= 1
+            return dict(f)
+        return None
+
+
+FAKE = FakeApi()
+
+
+def split_path(path):
+    """('group/version' or 'v1', ns or '', resource, name or None, plural
+    for messages) for an API path, or None."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "api":
+        gv, group, rest = parts[1], "", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        gv, group, rest = parts[1] + "/" + parts[2], parts[1], parts[3:]
+    else:
+        return None
+    ns = ""
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        ns, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 2:
+        return None
+    res = rest[0]
+    return gv, ns, res, rest[1] if len(rest) > 1 else None, \
+        res + ("." + group if group else "")
+
+
 def status(code, reason, message, **details):
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {},
             "status": "Failure", "message": message, "reason": reason,
@@ -138,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body()
         if u.path.startswith("/kube/"):
             return self.kube(u.path[5:], q, body)
+        if u.path.startswith("/fake/"):
+            return self.fake(u.path[5:], q, body)
         if u.path == "/echo":
             cert = self.connection.getpeercert() or {}
             cn = ""
@@ -290,6 +385,167 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.bump("MODIFIED", o)
                 return self.send(200, o)
         return self.send(405, status(405, "MethodNotAllowed", "no"))
+
+    # -- the generic fake API server ------------------------------------
+    def fake(self, path, q, body):
+        if path.startswith("/_"):
+            return self.fake_control(path, q)
+        ctype = self.headers.get("Content-Type", "")
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode("utf-8", "replace")
+        with FAKE.lock:
+            FAKE.requests.append({"method": self.command, "path": path,
+                                  "query": q, "ctype": ctype,
+                                  "body": parsed})
+            fault = FAKE.fault_for(self.command, path)
+        if fault:
+            if fault["ms"]:
+                time.sleep(fault["ms"] / 1000.0)
+            if fault["code"]:
+                hdrs = [("Retry-After", fault["retry"])] \
+                    if fault["retry"] else []
+                return self.send(fault["code"], status(
+                    fault["code"], fault["reason"], fault["message"]),
+                    headers=hdrs)
+        where = split_path(path)
+        if not where:
+            return self.send(404, status(404, "NotFound", "the server could "
+                                         "not find the requested resource"))
+        gv, ns, res, name, plural = where
+        with FAKE.lock:
+            return self.fake_verb(path, gv, ns, res, name, plural, q,
+                                  parsed, ctype)
+
+    def fake_control(self, path, q):
+        with FAKE.lock:
+            if path == "/_requests":
+                return self.send(200, FAKE.requests)
+            if path == "/_reset":
+                FAKE.reset()
+                return self.send(200, {})
+            if path == "/_fault":
+                FAKE.faults.append({
+                    "method": q.get("method", ""), "path": q.get("path", ""),
+                    "code": int(q.get("code", "0")),
+                    "reason": q.get("reason", ""),
+                    "message": q.get("message", "injected failure"),
+                    "times": int(q.get("times", "1")),
+                    "ms": int(q.get("ms", "0")),
+                    "retry": q.get("retry", "")})
+                return self.send(200, {})
+            if path == "/_peek":
+                o = FAKE.objs.get(q.get("path", ""))
+                if o is None:
+                    return self.send(404, status(404, "NotFound", "none"))
+                return self.send(200, o)
+        return self.send(404, status(404, "NotFound", "no such control"))
+
+    def fake_verb(self, path, gv, ns, res, name, plural, q, obj, ctype):
+        cur = FAKE.objs.get(path) if name else None
+        if self.command == "GET" and name is None:
+            prefix = path.rstrip("/") + "/"
+            items = [o for p, o in sorted(FAKE.objs.items())
+                     if p.startswith(prefix) and "/" not in p[len(prefix):]]
+            return self.send(200, {"kind": "List", "apiVersion": gv,
+                                   "metadata": {"resourceVersion":
+                                                str(FAKE.rv)},
+                                   "items": items})
+        if self.command in ("GET", "PUT", "DELETE") and name is None:
+            return self.send(405, status(405, "MethodNotAllowed", "no"))
+        if self.command != "POST" and name is None:
+            return self.send(405, status(405, "MethodNotAllowed", "no"))
+        notfound = status(404, "NotFound", '%s "%s" not found' %
+                          (plural, name), name=name, kind=res)
+        if self.command == "GET":
+            return self.send(200, cur) if cur else self.send(404, notfound)
+        if self.command == "POST":
+            if not isinstance(obj, dict) or \
+                    not obj.get("metadata", {}).get("name"):
+                return self.send(422, status(422, "Invalid",
+                                             "metadata.name: Required"))
+            name = obj["metadata"]["name"]
+            path = path.rstrip("/") + "/" + name
+            if path in FAKE.objs:
+                return self.send(409, status(
+                    409, "AlreadyExists", '%s "%s" already exists' %
+                    (plural, name), name=name, kind=res))
+            return self.send(201, self.fake_store(path, obj, ns, None))
+        if self.command == "PUT":
+            if cur is None:
+                return self.send(404, notfound)
+            rv = obj.get("metadata", {}).get("resourceVersion")
+            if rv and rv != cur["metadata"]["resourceVersion"]:
+                return self.send(409, status(
+                    409, "Conflict", 'Operation cannot be fulfilled on %s '
+                    '"%s": the object has been modified; please apply your '
+                    'changes to the latest version and try again' %
+                    (plural, name), name=name, kind=res))
+            return self.send(200, self.fake_store(path, obj, ns, cur))
+        if self.command == "PATCH":
+            if ctype == "application/apply-patch+yaml":
+                if q.get("fieldManager") != "smi-bridge" or \
+                        q.get("force") != "true":
+                    return self.send(422, status(
+                        422, "Invalid", "fieldManager and force expected"))
+                if cur is None:
+                    return self.send(201, self.fake_store(path, obj, ns,
+                                                          None))
+                merged = merge_patch(cur, obj)
+                if merged == cur:
+                    return self.send(200, cur)
+                return self.send(200, self.fake_store(path, merged, ns, cur))
+            if ctype in ("application/merge-patch+json",
+                         "application/strategic-merge-patch+json"):
+                if cur is None:
+                    return self.send(404, notfound)
+                return self.send(200, self.fake_store(
+                    path, merge_patch(cur, obj), ns, cur))
+            return self.send(415, status(415, "UnsupportedMediaType",
+                                         "bad patch type"))
+        if self.command == "DELETE":
+            if cur is None:
+                return self.send(404, notfound)
+            pre = (obj or {}).get("preconditions", {})
+            meta = cur["metadata"]
+            # The real API server's wording (k8s.io/apiserver storage).
+            if "uid" in pre and pre["uid"] != meta["uid"]:
+                return self.send(409, status(
+                    409, "Conflict", 'Operation cannot be fulfilled on %s '
+                    '"%s": the UID in the precondition (%s) does not match '
+                    'the UID in record (%s). The object might have been '
+                    'deleted and then recreated' %
+                    (plural, name, pre["uid"], meta["uid"]),
+                    name=name, kind=res))
+            if "resourceVersion" in pre and \
+                    pre["resourceVersion"] != meta["resourceVersion"]:
+                return self.send(409, status(
+                    409, "Conflict", 'Operation cannot be fulfilled on %s '
+                    '"%s": the ResourceVersion in the precondition (%s) '
+                    'does not match the ResourceVersion in record (%s). The '
+                    'object might have been modified' %
+                    (plural, name, pre["resourceVersion"],
+                     meta["resourceVersion"]), name=name, kind=res))
+            del FAKE.objs[path]
+            return self.send(200, cur)
+        return self.send(405, status(405, "MethodNotAllowed", "no"))
+
+    def fake_store(self, path, obj, ns, cur):
+        o = json.loads(json.dumps(obj))
+        meta = o.setdefault("metadata", {})
+        if ns:
+            meta["namespace"] = ns
+        if cur is None:
+            FAKE.uid += 1
+            meta["uid"] = "uid-%d" % FAKE.uid
+            meta["creationTimestamp"] = "2024-01-01T00:00:00Z"
+        else:
+            meta["uid"] = cur["metadata"]["uid"]
+            meta["creationTimestamp"] = cur["metadata"]["creationTimestamp"]
+        meta["resourceVersion"] = FAKE.next_rv()
+        FAKE.objs[path] = o
+        return o
 
     def list(self, ns, q):
         with STATE.lock:
