@@ -28,6 +28,7 @@ typedef enum { SB_DIAG_ERROR = 0, SB_DIAG_WARNING = 1 } sb_diag_sev;
 #define SB_REASON_MISSING "MissingDependency"
 #define SB_REASON_DROPPED "MatchDropped"
 #define SB_REASON_SCALED "WeightsScaled"
+#define SB_REASON_VERSION_SKEW "VersionSkew"
 
 /* Where a diagnostic points. Every member may be NULL/0 when unknown. */
 typedef struct sb_diag_loc {

@@ -279,6 +279,11 @@ static void report_diags(sb_manager *m, const sb_key *k, const sb_plan *p) {
     const sb_diag *d = &p->diags.v[i];
     const char *kind = d->kind ? d->kind : sb_kind_name(k->kind);
 
+    /* The API server hands out every object under the watched version
+     * (conversion None), so "a field of another version" says nothing
+     * about what the author wrote: not worth an Event here. */
+    if (d->reason && !strcmp(d->reason, SB_REASON_VERSION_SKEW))
+      continue;
     sb_buf_reset(&line);
     if (d->path && *d->path)
       sb_buf_addf(&line, "%s: ", d->path);

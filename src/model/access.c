@@ -56,7 +56,7 @@ static void subject(sb__pctx *c, sb_subject *s, const cJSON *e,
   if (port && is_dest) {
     sb__path(p2, path, "port");
     if (c->version >= 3)
-      sb__warn(c, port, p2, "port is a v1alpha1/v1alpha2 field (v1alpha3 "
+      sb__warn_version(c, port, p2, "port is a v1alpha1/v1alpha2 field (v1alpha3 "
                "puts ports in TCPRoute/UDPRoute); honoured, so only this "
                "port is allowed");
     s->port = sb__port(c, port, p2);
@@ -111,7 +111,7 @@ static void rule(sb__pctx *c, sb_tt_rule *r, const cJSON *e,
             sb__quote(q, kind));
     kind = NULL;
   } else if (kind && strcmp(kind, "UDPRoute") == 0 && c->version < 3) {
-    sb__warn(c, sb__get(e, "kind"), sb__path(p2, path, "kind"),
+    sb__warn_version(c, sb__get(e, "kind"), sb__path(p2, path, "kind"),
              "UDPRoute rules are a v1alpha3 field; honoured in v1alpha%d "
              "too", c->version);
   }
@@ -175,7 +175,7 @@ static void rules(sb__pctx *c, sb_traffic_target *t, const cJSON *holder,
   key = as_rules ? "rules" : as_specs ? "specs" : own;
   sb__path(p2, base, key);
   if ((as_rules || as_specs) && strcmp(key, own) != 0)
-    sb__warn(c, as_rules ? as_rules : as_specs, p2, "%s", as_specs
+    sb__warn_version(c, as_rules ? as_rules : as_specs, p2, "%s", as_specs
              ? "specs is the v1alpha1 name of rules; read anyway"
              : "v1alpha1 calls rules specs; read anyway");
   list = sb__get_list(c, holder, base, key, 0);
@@ -230,10 +230,10 @@ sb_obj *sb__parse_target(sb__pctx *c, const cJSON *json) {
   holder = top ? json : spec;
   base = top ? "" : "spec";
   if (top && !old)
-    sb__warn(c, json, "", "destination, sources and rules belong under "
+    sb__warn_version(c, json, "", "destination, sources and rules belong under "
              "spec in v1alpha%d; read anyway", c->version);
   else if (!top && old && spec)
-    sb__warn(c, spec, "spec", "v1alpha1 has no spec (destination, specs "
+    sb__warn_version(c, spec, "spec", "v1alpha1 has no spec (destination, specs "
              "and sources are top-level); read anyway");
 
   dest = sb__get_map(c, holder, base, "destination", 1);

@@ -158,8 +158,9 @@ const char *sb__str_common(sb__pctx *c, const char *s) {
 
 /* ---- diagnostics --------------------------------------------------------- */
 
-static void report(sb__pctx *c, sb_diag_sev sev, const cJSON *node,
-                   const char *path, const char *fmt, va_list ap) {
+static void report(sb__pctx *c, sb_diag_sev sev, const char *reason,
+                   const cJSON *node, const char *path, const char *fmt,
+                   va_list ap) {
   sb_diag_loc loc = c->loc;
   char msg[768];
 
@@ -172,7 +173,7 @@ static void report(sb__pctx *c, sb_diag_sev sev, const cJSON *node,
     loc.col = sb_doc_col(c->doc, node);
   }
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  if (sb_diags_add(c->diags, sev, SB_REASON_INVALID, &loc, path, "%s", msg))
+  if (sb_diags_add(c->diags, sev, reason, &loc, path, "%s", msg))
     c->oom = 1;
 }
 
@@ -181,7 +182,7 @@ void sb__err(sb__pctx *c, const cJSON *node, const char *path,
   va_list ap;
 
   va_start(ap, fmt);
-  report(c, SB_DIAG_ERROR, node, path, fmt, ap);
+  report(c, SB_DIAG_ERROR, SB_REASON_INVALID, node, path, fmt, ap);
   va_end(ap);
 }
 
@@ -190,7 +191,16 @@ void sb__warn(sb__pctx *c, const cJSON *node, const char *path,
   va_list ap;
 
   va_start(ap, fmt);
-  report(c, SB_DIAG_WARNING, node, path, fmt, ap);
+  report(c, SB_DIAG_WARNING, SB_REASON_INVALID, node, path, fmt, ap);
+  va_end(ap);
+}
+
+void sb__warn_version(sb__pctx *c, const cJSON *node, const char *path,
+                      const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  report(c, SB_DIAG_WARNING, SB_REASON_VERSION_SKEW, node, path, fmt, ap);
   va_end(ap);
 }
 

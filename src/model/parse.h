@@ -63,6 +63,12 @@ void sb__err(sb__pctx *c, const cJSON *node, const char *path,
              const char *fmt, ...) SB_PRINTF(4, 5);
 void sb__warn(sb__pctx *c, const cJSON *node, const char *path,
               const char *fmt, ...) SB_PRINTF(4, 5);
+/* A field of another API version, honoured anyway (reason
+ * SB_REASON_VERSION_SKEW). Offline these tell the author; the controller
+ * drops them, because with conversion None the API server hands every
+ * object out under the version being watched, whatever the author wrote. */
+void sb__warn_version(sb__pctx *c, const cJSON *node, const char *path,
+                      const char *fmt, ...) SB_PRINTF(4, 5);
 
 /* "base.key" ("key" when base is empty), "base[i]" and "base[key]" (a map
  * key that may itself hold dots, the way Kubernetes prints field paths)

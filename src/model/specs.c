@@ -132,7 +132,7 @@ static void headers(sb__pctx *c, sb_http_match *m, const cJSON *match,
     return;
   sb__path(path, base, "headers");
   if (c->version < 2)
-    sb__warn(c, h, path, "headers is a v1alpha2 field; honoured in v1alpha1 "
+    sb__warn_version(c, h, path, "headers is a v1alpha2 field; honoured in v1alpha1 "
              "too");
   if (cJSON_IsObject(h)) {
     cJSON_ArrayForEach(e, h)
@@ -239,10 +239,10 @@ sb_obj *sb__parse_route_group(sb__pctx *c, const cJSON *json) {
     return &g->obj;
   }
   if (top && !old)
-    sb__warn(c, top, base, "belongs under spec in v1alpha%d; read anyway",
+    sb__warn_version(c, top, base, "belongs under spec in v1alpha%d; read anyway",
              c->version);
   else if (!top && old)
-    sb__warn(c, in_spec, base, "belongs at the top level (no spec) in "
+    sb__warn_version(c, in_spec, base, "belongs at the top level (no spec) in "
              "v1alpha%d; read anyway", c->version);
   if (!cJSON_IsArray(list)) {
     sb__err(c, list, base, "must be a list of matches (got %s)",
@@ -278,7 +278,7 @@ sb_obj *sb__parse_port_route(sb__pctx *c, const cJSON *json) {
   if (!r)
     return NULL;
   if (c->kind == SB_KIND_UDP_ROUTE && c->version < 4)
-    sb__warn(c, sb__get(json, "apiVersion"), "apiVersion", "UDPRoute exists "
+    sb__warn_version(c, sb__get(json, "apiVersion"), "apiVersion", "UDPRoute exists "
              "only in v1alpha4; read as v1alpha4");
   spec = sb__get_map(c, json, "", "spec", 0);
   /* The unreleased v1alpha5 draft moved ports to spec.ports: ignoring
@@ -292,7 +292,7 @@ sb_obj *sb__parse_port_route(sb__pctx *c, const cJSON *json) {
     return &r->obj;
   n = (size_t) cJSON_GetArraySize(list);
   if (n && c->version < 4)
-    sb__warn(c, list, "spec.matches.ports", "ports is a v1alpha4 field; "
+    sb__warn_version(c, list, "spec.matches.ports", "ports is a v1alpha4 field; "
              "honoured in v1alpha%d too", c->version);
   if (!sb__len_ok(c, list, "spec.matches.ports", n))
     return &r->obj;

@@ -131,7 +131,7 @@ static int64_t weight(sb__pctx *c, const cJSON *w, const char *path) {
   if (num && c->version >= 2 && milli % 1000)
     goto fraction;
   if (!num && c->version >= 2 && !is_plain_int(s))
-    sb__warn(c, w, path, "%s is a quantity (the v1alpha1 form); read as %s",
+    sb__warn_version(c, w, path, "%s is a quantity (the v1alpha1 form); read as %s",
              got, sb__milli_str(milli, m, sizeof(m)));
   return milli;
 
@@ -207,7 +207,7 @@ static void matches(sb__pctx *c, sb_traffic_split *ts, const cJSON *spec) {
     return;
   n = (size_t) cJSON_GetArraySize(list);
   if (n && c->version < 3)
-    sb__warn(c, list, "spec.matches", "matches is a v1alpha3 field; "
+    sb__warn_version(c, list, "spec.matches", "matches is a v1alpha3 field; "
              "honoured in v1alpha%d too", c->version);
   if (!sb__len_ok(c, list, "spec.matches", n))
     return;
