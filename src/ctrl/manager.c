@@ -427,6 +427,26 @@ static void on_applied(void *arg, sb_apply_result *res) {
   finish(f, res->nfailures == 0, res->retry_after);
 }
 
+static int count_one(void *arg, const sb_obj *obj) {
+  (void) obj;
+  ++*(size_t *) arg;
+  return 0;
+}
+
+/* Has the key's source gone for good? A ServiceAccount key lives as long
+ * as some TrafficTarget names that ServiceAccount. */
+static int key_gone(sb_manager *m, const sb_key *k) {
+  const sb_world *w = sb_cache_world(m->cache);
+  size_t n = 0;
+
+  if (k->kind == SB_KIND_SERVICE_ACCOUNT) {
+    sb_world_targets_by_dest(w, k->ns, k->name, count_one, &n);
+    return n == 0;
+  }
+  return !sb_world_get(w, k->kind, k->ns, k->name) &&
+         !sb_cache_invalid(m->cache, k->kind, k->ns, k->name, NULL);
+}
+
 static void process(sb_queue *q, const char *key, void *data) {
   sb_manager *m = data;
   struct inflight *f;
@@ -459,8 +479,8 @@ static void process(sb_queue *q, const char *key, void *data) {
     finish(f, 0, -1);
     return;
   }
-  if (!f->plan.src_api_version && f->plan.nwanted == 0)
-    sb_index_remove(m->index, key);  /* the source is gone for good */
+  if (key_gone(m, &f->k) && f->plan.nwanted == 0)
+    sb_index_remove(m->index, key);  /* nothing left to watch for it */
   else
     sb_index_set(m->index, key, f->plan.deps, f->plan.ndeps,
                  f->plan.wanted, f->plan.nwanted);

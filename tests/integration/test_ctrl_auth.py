@@ -24,9 +24,9 @@ SPLIT = """
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
 metadata:
-  name: %s
+  name: %(name)s
 spec:
-  service: web
+  service: %(name)s
   backends:
   - service: web-v1
     weight: 80
@@ -60,7 +60,7 @@ def write_config(path, cluster, user):
 
 def reconciles(ns, kubeconfig, name, what):
     """A controller with this kubeconfig gets ready and writes."""
-    h.apply(SPLIT % name, ns)
+    h.apply(SPLIT % {"name": name}, ns)
     with c.Controller(ns, "--mesh", "istio", kubeconfig=kubeconfig,
                       name=what) as ctl:
         ctl.wait_ready()
@@ -76,7 +76,7 @@ def main():
         c.services(ns, ["web", "web-v1", "web-v2"])
 
         # --dry-run: output on stdout, nothing in the cluster.
-        h.apply(SPLIT % "dry", ns)
+        h.apply(SPLIT % {"name": "dry"}, ns)
         with c.Controller(ns, "--mesh", "istio", "--dry-run",
                           name="dry-run") as ctl:
             ctl.wait_ready()
