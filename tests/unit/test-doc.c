@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -604,6 +606,8 @@ static void unsupported_shapes(void **state) {
   fails("\"x\\0\": 1\n", SB_EPARSE, 1, 1, "NUL character");
 }
 
+static char *nest(const char *open, const char *close, int depth);
+
 /* ---- keys, anchors, merges ---------------------------------------------- */
 
 static void duplicate_keys(void **state) {
@@ -663,6 +667,17 @@ static void anchors_and_aliases(void **state) {
   fails("a: &a {b: *a}\n", SB_EPARSE, 1, 11, "contains it");
   /* Anchors do not cross documents. */
   fails("a: &a 1\n---\nb: *a\n", SB_EPARSE, 3, 4, "unknown anchor");
+
+  /* Copies of deep nodes (the copier keeps its own stack). */
+  {
+    char *deep = nest("{k: [", "]}", 25), text[512];
+    snprintf(text, sizeof(text), "a: &a %s\nb: *a\n", deep);
+    free(deep);
+    r = one(text, &g);
+    assert_true(cJSON_Compare(at(r, "a"), at(r, "b"), 1));
+    assert_int_equal(sb_doc_line(g.docs[0], at(r, "b.k.0.k.0.k")), 1);
+    got_free(&g);
+  }
 }
 
 static void merge_keys(void **state) {
@@ -831,6 +846,10 @@ static void node_limit(void **state) {
                                &lim, &g, &d), 0);
     got_free(&g);
   }
+  /* ... also when the limit is reached inside a merged member. */
+  lim.max_nodes = 20;
+  fails_lim("a: &a {x: [1, 2, 3, 4, 5]}\nb: {<<: *a}\n", &lim, SB_ELIMIT,
+            2, 5, "aliases expand to more than 20 nodes");
 }
 
 static void document_size_limit(void **state) {
@@ -895,6 +914,16 @@ static void input_size_limit(void **state) {
   assert_string_equal(d.v[0].msg, "input is larger than 2 KiB");
   assert_string_equal(d.v[0].file, "t.yaml");
   sb_diags_free(&d);
+  lim.max_input_bytes = 1 << 20;
+  {
+    char *big = calloc(1, (1 << 20) + 2);
+    assert_non_null(big);
+    memset(big, '#', (1 << 20) + 1);
+    assert_int_equal(parse_lim(big, &lim, &g, &d), SB_ELIMIT);
+    assert_string_equal(d.v[0].msg, "input is larger than 1 MiB");
+    sb_diags_free(&d);
+    free(big);
+  }
 }
 
 /* ---- syntax errors ------------------------------------------------------ */
@@ -943,6 +972,16 @@ static void other_encodings(void **state) {
   assert_int_equal(g.n, 1);
   is_num(at(sb_doc_root(g.docs[0]), "a"), 1);
   got_free(&g);
+  /* UTF-16 is measured at two bytes a character. */
+  {
+    sb_doc_limits lim;
+    sb_doc_limits_default(&lim);
+    lim.max_doc_bytes = 6;
+    assert_int_equal(sb_doc_parse("u", utf16, sizeof(utf16) - 1, &lim,
+                                  collect, &g, &d), SB_ELIMIT);
+    assert_int_equal(g.n, 0);
+    assert_string_equal(d.v[0].msg, "document is larger than 6 bytes");
+  }
   sb_diags_free(&d);
 }
 
@@ -1048,6 +1087,43 @@ static void read_file(void **state) {
     assert_int_equal(len, sizeof(chunk));
     assert_int_equal(data[len], '\0');
     free(data);
+  }
+  /* Larger than the first read buffer: the buffer grows, and the cap
+   * holds while it does. A child writes, since a pipe holds only 64 KiB. */
+  {
+    size_t limit;
+    for (limit = 100000; limit <= 300000; limit += 200000) {
+      int p[2];
+      pid_t pid;
+      assert_true(pipe(p) == 0);
+      pid = fork();
+      assert_true(pid >= 0);
+      if (pid == 0) {
+        static char chunk[200000];
+        signal(SIGPIPE, SIG_IGN);
+        close(p[0]);
+        memset(chunk, 'y', sizeof(chunk));
+        (void) !write(p[1], chunk, sizeof(chunk));
+        _exit(0);
+      }
+      close(p[1]);
+      assert_true(dup2(p[0], 0) == 0);
+      close(p[0]);
+      if (limit < 200000) {
+        assert_int_equal(sb_doc_read_file("-", limit, &data, &len, err,
+                                          sizeof(err)), SB_ELIMIT);
+        assert_string_equal(err, "standard input is larger than 100000 "
+                                 "bytes");
+      } else {
+        assert_int_equal(sb_doc_read_file("-", limit, &data, &len, err,
+                                          sizeof(err)), 0);
+        assert_int_equal(len, 200000);
+        assert_int_equal(data[199999], 'y');
+        free(data);
+      }
+      assert_true(dup2(saved, 0) == 0);  /* drops the pipe */
+      waitpid(pid, NULL, 0);
+    }
   }
   assert_true(dup2(saved, 0) == 0);
   close(saved);

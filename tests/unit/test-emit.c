@@ -513,6 +513,12 @@ static void emit_errors(void **state) {
   assert_int_equal(sb_emit_yaml(t, &b), SB_EINVAL);
   assert_int_equal(sb_emit_json(t, &b, 0), SB_EINVAL);
   cJSON_Delete(t);
+  /* A member without a key is not an object member. */
+  t = cJSON_CreateObject();
+  cJSON_AddItemToArray(t, cJSON_CreateNull());
+  assert_int_equal(sb_emit_yaml(t, &b), SB_EINVAL);
+  assert_int_equal(sb_emit_json(t, &b, 0), SB_EINVAL);
+  cJSON_Delete(t);
   t = cJSON_CreateRaw("1");
   assert_int_equal(sb_emit_yaml(t, &b), SB_EINVAL);
   assert_int_equal(sb_emit_json(t, &b, 0), SB_EINVAL);
@@ -540,6 +546,17 @@ static void emit_errors(void **state) {
     assert_int_equal(sb_emit_yaml(root, &b), SB_ELIMIT);
     sb_buf_reset(&b);
     assert_int_equal(sb_emit_json(root, &b, 0), SB_ELIMIT);
+    sb_buf_free(&b);
+    cJSON_Delete(root);
+    root = cJSON_CreateObject();
+    cur = root;
+    for (i = 0; i < 1100; i++)
+      cur = cJSON_AddObjectToObject(cur, "k");
+    cJSON_AddNumberToObject(cur, "leaf", 1);
+    sb_buf_init(&b, SB_BUF_UNLIMITED);
+    assert_int_equal(sb_emit_yaml(root, &b), SB_ELIMIT);
+    sb_buf_reset(&b);
+    assert_int_equal(sb_emit_json(root, &b, 1), SB_ELIMIT);
     sb_buf_free(&b);
     cJSON_Delete(root);
   }
