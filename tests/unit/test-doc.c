@@ -772,14 +772,6 @@ static void depth_limit(void **state) {
   }
 }
 
-static double seconds_since(const struct timespec *t0) {
-  struct timespec t1;
-
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (double) (t1.tv_sec - t0->tv_sec) +
-         (double) (t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void billion_laughs_fails_fast(void **state) {
   /* Ten levels of ten: 10^10 nodes if expanded. */
   const char *text =
@@ -794,25 +786,22 @@ static void billion_laughs_fails_fast(void **state) {
     "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
     "j: &j [*i,*i,*i,*i,*i,*i,*i,*i,*i,*i]\n";
   sb_doc_limits lim;
-  struct timespec t0;
 
   (void) state;
-  /* With the default limit the document may legitimately hold up to a
+  /* Fail-fast is proven by where it fails, not by a stopwatch: the
+   * position of the refused alias shows how far expansion got.
+   * With the default limit the document may legitimately hold up to a
    * million nodes, and it does: a is 9 nodes, b 91, c 911, d 9,111,
    * e 91,111 (101,234 with the root); each *e in f adds 91,111 and the
    * tenth would make 1,012,345. The alias is refused before it is copied,
    * so the work is bounded by the limit, not by the expansion. */
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   fails(text, SB_ELIMIT, 6, 35, "aliases expand to more than 1000000 nodes");
-  assert_true(seconds_since(&t0) < 10.0);  /* 10^10 nodes would not be */
 
-  /* With a smaller limit the same bomb is refused after a few thousand
-   * nodes: well under a second even under sanitizers. */
+  /* With a smaller limit the same bomb is refused two lines earlier,
+   * after a few thousand nodes. */
   sb_doc_limits_default(&lim);
   lim.max_nodes = 10000;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   fails_lim(text, &lim, SB_ELIMIT, 4, 35, "aliases expand to more than 10000");
-  assert_true(seconds_since(&t0) < 0.25);
   lim.max_nodes = 50;
   fails_lim(text, &lim, SB_ELIMIT, 2, 20, "aliases expand to more than 50");
 }
