@@ -131,8 +131,14 @@ static int add_item(struct load *ld, cJSON *item, const sb_doc *doc) {
 
   if (!cJSON_IsObject(item))
     return 0;
-  if (sb_model_detect(item, NULL) == SB_KIND_UNKNOWN)
-    return 0;
+  /* Kinds we do not read are skipped, except SMI kinds under a wrong or
+   * misspelt apiVersion: sb_model_parse reports those (a typo in a group
+   * must not make an object vanish silently). */
+  if (sb_model_detect(item, NULL) == SB_KIND_UNKNOWN) {
+    rc = sb_model_parse(item, doc, &obj, ld->diags);
+    sb_obj_free(obj);
+    return rc == SB_ENOMEM ? rc : 0;
+  }
   rc = default_namespace(item, in->default_ns);
   if (rc)
     return rc;
