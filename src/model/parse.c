@@ -204,22 +204,52 @@ void sb__warn_version(sb__pctx *c, const cJSON *node, const char *path,
   va_end(ap);
 }
 
+/* Paths are built for every field and element of every object, valid or
+ * not, so they are concatenated by hand: snprintf cost about a tenth of
+ * all the work of reading 10,000 objects. The result is what snprintf
+ * would write: cut to SB__PATH_MAX - 1 bytes, always terminated. */
+static void path_put(char *buf, size_t *o, const char *s, size_t n) {
+  if (n > SB__PATH_MAX - 1 - *o)
+    n = SB__PATH_MAX - 1 - *o;
+  memmove(buf + *o, s, n);  /* buf may be base itself, at offset 0 */
+  *o += n;
+}
+
+static const char *path_join(char *buf, const char *base, const char *open,
+                             const char *key, size_t klen,
+                             const char *close) {
+  size_t o = 0;
+
+  if (base)
+    path_put(buf, &o, base, strlen(base));
+  if (open)
+    path_put(buf, &o, open, 1);
+  path_put(buf, &o, key, klen);
+  if (close)
+    path_put(buf, &o, close, 1);
+  buf[o] = '\0';
+  return buf;
+}
+
 const char *sb__path(char *buf, const char *base, const char *key) {
   if (base && *base)
-    snprintf(buf, SB__PATH_MAX, "%s.%s", base, key);
-  else
-    snprintf(buf, SB__PATH_MAX, "%s", key);
-  return buf;
+    return path_join(buf, base, ".", key, strlen(key), NULL);
+  return path_join(buf, NULL, NULL, key, strlen(key), NULL);
 }
 
 const char *sb__pathi(char *buf, const char *base, size_t i) {
-  snprintf(buf, SB__PATH_MAX, "%s[%zu]", base, i);
-  return buf;
+  char digits[24];
+  size_t n = sizeof(digits);
+
+  do {
+    digits[--n] = (char) ('0' + i % 10);
+    i /= 10;
+  } while (i);
+  return path_join(buf, base, "[", digits + n, sizeof(digits) - n, "]");
 }
 
 const char *sb__pathk(char *buf, const char *base, const char *key) {
-  snprintf(buf, SB__PATH_MAX, "%s[%s]", base, key);
-  return buf;
+  return path_join(buf, base, "[", key, strlen(key), "]");
 }
 
 const char *sb__quote(char *buf, const char *s) {

@@ -147,13 +147,16 @@ static int check_overlap(void *arg, const sb_obj *obj) {
                         ? p->service_account : "default";
   size_t i;
 
-  if (terminal(p) || strcmp(psa, o->sa) == 0)
-    return 0;
+  /* Every pod of the namespace comes through here for every key that
+   * derives a selector: the cheapest test that usually fails goes first
+   * (the selector's labels), the phase only matters for a match. */
   for (i = 0; i < o->id->nlabels; i++) {
     const char *v = label(p, o->id->labels[i].key);
     if (!v || strcmp(v, o->id->labels[i].value) != 0)
       return 0;
   }
+  if (strcmp(psa, o->sa) == 0 || terminal(p))
+    return 0;
   if (!o->hit || strcmp(obj->name, o->hit->obj.name) < 0)
     o->hit = p;
   return 0;

@@ -4,8 +4,10 @@ the real API server with its Istio, Linkerd and Gateway API CRDs.
 
 The golden suite proves smi-bridge prints what the files say; this proves
 the files describe objects a cluster takes. Each expected output (every
-*.yaml of a case except input*.yaml and context*.yaml; *.err files are
-diagnostics) is sent with `kubectl apply --server-side --dry-run=server`
+*.yaml and *.json of a case except input* and context*, which are what the
+binary reads; *.err files are diagnostics; an empty output -- a mode that
+prints nothing -- has no object to send) is sent with
+`kubectl apply --server-side --dry-run=server`
 -- server-side apply as the controller writes, strict field validation so
 that an unknown field fails instead of being pruned -- after creating the
 namespaces the objects name. Fails if any file is rejected or if no file
@@ -18,16 +20,22 @@ import os
 
 import harness as h
 
-SKIP = ("input*.yaml", "context*.yaml")
+SKIP = ("input*", "context*")
 
 
 def expected_outputs(golden):
     files = []
     for case in sorted(glob.glob(os.path.join(golden, "*", ""))):
-        for path in sorted(glob.glob(os.path.join(case, "*.yaml"))):
+        paths = glob.glob(os.path.join(case, "*.yaml")) + \
+            glob.glob(os.path.join(case, "*.json"))
+        for path in sorted(paths):
             name = os.path.basename(path)
-            if not any(fnmatch.fnmatch(name, p) for p in SKIP):
-                files.append(path)
+            if any(fnmatch.fnmatch(name, p) for p in SKIP):
+                continue
+            with open(path, encoding="utf-8") as f:
+                if not f.read().strip():
+                    continue
+            files.append(path)
     return files
 
 

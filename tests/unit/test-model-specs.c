@@ -400,6 +400,49 @@ static void port_routes(void **state) {
       "reads v1alpha1 to v1alpha4)");
 }
 
+/* The field path builders write exactly what snprintf("%s.%s"),
+ * ("%s[%zu]") and ("%s[%s]") into SB__PATH_MAX bytes would: the text, cut
+ * to SB__PATH_MAX - 1 bytes. */
+static void expect_cut(const char *got, const char *full) {
+  char want[SB__PATH_MAX];
+  size_t n = strlen(full);
+
+  if (n > SB__PATH_MAX - 1)
+    n = SB__PATH_MAX - 1;
+  memcpy(want, full, n);
+  want[n] = '\0';
+  assert_string_equal(got, want);
+}
+
+static void field_paths(void **state) {
+  char buf[SB__PATH_MAX], full[400], base[300];
+  size_t cut;
+
+  (void) state;
+  assert_string_equal(sb__path(buf, "spec", "matches"), "spec.matches");
+  assert_string_equal(sb__path(buf, "", "spec"), "spec");
+  assert_string_equal(sb__path(buf, NULL, "spec"), "spec");
+  assert_string_equal(sb__pathi(buf, "spec.backends", 0), "spec.backends[0]");
+  assert_string_equal(sb__pathi(buf, "a", (size_t) 1234567890),
+                      "a[1234567890]");
+  assert_string_equal(sb__pathk(buf, "metadata.labels", "app.k8s.io/x"),
+                      "metadata.labels[app.k8s.io/x]");
+  /* In place: base is buf. */
+  sb__path(buf, "spec", "rules");
+  assert_string_equal(sb__pathi(buf, buf, 3), "spec.rules[3]");
+  /* Cut at every length around the limit. */
+  for (cut = SB__PATH_MAX - 12; cut < SB__PATH_MAX + 12; cut++) {
+    memset(base, 'x', cut);
+    base[cut] = '\0';
+    snprintf(full, sizeof(full), "%s.key", base);
+    expect_cut(sb__path(buf, base, "key"), full);
+    snprintf(full, sizeof(full), "%s[42]", base);
+    expect_cut(sb__pathi(buf, base, 42), full);
+    snprintf(full, sizeof(full), "%s[k]", base);
+    expect_cut(sb__pathk(buf, base, "k"), full);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(every_version_in_its_layout),
@@ -412,6 +455,7 @@ int main(void) {
     cmocka_unit_test(match_errors),
     cmocka_unit_test(regexes_every_mesh_reads),
     cmocka_unit_test(port_routes),
+    cmocka_unit_test(field_paths),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
