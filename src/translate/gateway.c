@@ -50,7 +50,7 @@ int sb__route_rules(sb__tx *t, const sb__route_flavor *f, cJSON *rules,
   return (int) nrules;
 }
 
-static int has_port(const sb_service *svc, int32_t port) {
+int sb__svc_has_port(const sb_service *svc, int32_t port) {
   size_t i;
 
   for (i = 0; i < svc->nports; i++)
@@ -106,7 +106,7 @@ static cJSON *backend_refs(sb__tx *t, const sb_traffic_split *ts,
     cJSON *r;
     char path[64];
 
-    if (svc && !has_port(svc, port)) {
+    if (svc && !sb__svc_has_port(svc, port)) {
       snprintf(path, sizeof(path), "spec.backends[%zu]", i);
       sb__warn(t, SB_REASON_UNSUPPORTED, path, "Service %s/%s has no port "
                "%d; it takes no part in the split on that port",

@@ -264,6 +264,8 @@ typedef struct sb__backend {
 extern const sb__backend sb__istio_backend;
 extern const sb__backend sb__linkerd_backend;
 void sb__gateway_split(sb__tx *t, const sb_traffic_split *ts);
+/* Does the Service expose this port number? */
+int sb__svc_has_port(const sb_service *svc, int32_t port);
 
 /* HTTPRoutes for a split, one per root Service port: shared by Linkerd
  * (policy.linkerd.io, parent group "core") and Gateway API

@@ -7,6 +7,9 @@
  * `tcp` so non-HTTP ports are split too. With matches, the matched rule
  * comes first and a catch-all to the root Service last (SMI: unmatched
  * requests go to the root); plain TCP cannot be matched, so no `tcp`.
+ * One rule serves every port -- unless a known backend Service lacks a
+ * port of the known root Service: SMI leaves that backend out on that
+ * port, so the rules are then written per port (match.port).
  *
  * TrafficTarget -> one AuthorizationPolicy "<tt>-access", ALLOW, in the
  * destination namespace, selecting the destination ServiceAccount's pods
@@ -29,17 +32,43 @@ static const char *ap_api(const sb__tx *t) {
              ? "security.istio.io/v1beta1" : "security.istio.io/v1";
 }
 
-/* A route: [{destination: {host}, weight}] for every backend. */
+/* Does backend i serve port (0 = any)? Unknown Services are assumed to:
+ * SMI allows splits to Services that do not exist yet. */
+static int serves(sb__tx *t, const sb_traffic_split *ts, size_t i,
+                  int32_t port) {
+  const sb_service *svc;
+
+  if (!port)
+    return 1;
+  svc = (const sb_service *) sb_world_get(t->w, SB_KIND_SERVICE, ts->obj.ns,
+                                          ts->backends[i].service);
+  return !svc || sb__svc_has_port(svc, port);
+}
+
+/* A route: [{destination: {host}, weight}] for every backend that serves
+ * port (0: every backend); NULL when none with a non-zero weight does. */
 static cJSON *weighted_route(sb__tx *t, const sb_traffic_split *ts,
-                             const int64_t *w) {
+                             const int64_t *w, int32_t port) {
   cJSON *route = cJSON_CreateArray();
+  int64_t sum = 0;
   size_t i;
 
   if (!route)
     t->oom = 1;
+  for (i = 0; route && port && i < ts->nbackends; i++)
+    if (serves(t, ts, i, port))
+      sum += w[i];
+  if (route && port && sum == 0) {
+    cJSON_Delete(route);
+    return NULL;
+  }
   for (i = 0; route && i < ts->nbackends; i++) {
-    cJSON *d = sb__jobj(t, route, NULL);
+    cJSON *d;
     sb_buf host;
+
+    if (!serves(t, ts, i, port))
+      continue;
+    d = sb__jobj(t, route, NULL);
 
     sb_buf_init(&host, SB_BUF_UNLIMITED);
     if (sb__fqdn(&host, ts->backends[i].service, ts->obj.ns,
@@ -79,10 +108,87 @@ static int64_t *vs_weights(sb__tx *t, const sb_traffic_split *ts,
   return w;
 }
 
+/* [{destination: {host: root}}]: the Service's own behaviour. */
+static cJSON *root_route(sb__tx *t, const sb_buf *root) {
+  cJSON *r = cJSON_CreateArray();
+
+  if (!r)
+    t->oom = 1;
+  sb__jstr(t, sb__jobj(t, sb__jobj(t, r, NULL), "destination"), "host",
+           sb_buf_cstr(root));
+  return r;
+}
+
+/* Sidecars carry TCP only: UDP and SCTP ports get no rule either way. */
+static int tcp_port(const sb_service_port *p) {
+  return !p->protocol || strcmp(p->protocol, "TCP") == 0;
+}
+
+/* The root Service's ports when the rules must be per port (a known
+ * backend lacks one of them), ascending and unique; NULL (n = 0) when one
+ * rule serves every port. Records the Services as dependencies: a port
+ * added to a backend later changes the rules. */
+static int32_t *split_ports(sb__tx *t, const sb_traffic_split *ts,
+                            size_t *n) {
+  const sb_service *root = (const sb_service *) sb__tx_get(
+      t, SB_KIND_SERVICE, ts->obj.ns, ts->root);
+  int32_t *v;
+  size_t i, j, k = 0;
+  int per_port = 0;
+
+  *n = 0;
+  for (i = 0; i < ts->nbackends; i++)
+    sb__dep(t, SB_DEP_OBJECT, SB_KIND_SERVICE, ts->obj.ns,
+            ts->backends[i].service);
+  if (!root || !root->nports)
+    return NULL;
+  for (i = 0; i < root->nports && !per_port; i++)
+    for (j = 0; j < ts->nbackends && !per_port; j++)
+      per_port = tcp_port(&root->ports[i]) &&
+                 !serves(t, ts, j, root->ports[i].port);
+  if (!per_port)
+    return NULL;
+  v = malloc(root->nports * sizeof(*v));
+  if (!v) {
+    t->oom = 1;
+    return NULL;
+  }
+  for (i = 0; i < root->nports; i++)
+    if (tcp_port(&root->ports[i]))
+      v[k++] = root->ports[i].port;
+  qsort(v, k, sizeof(*v), sb__cmp_int32);
+  for (i = 0, j = 0; i < k; i++)
+    if (j == 0 || v[j - 1] != v[i])
+      v[j++] = v[i];
+  *n = j;
+  return v;
+}
+
+static void warn_missing_port(sb__tx *t, const sb_traffic_split *ts,
+                              int32_t port, int none) {
+  char path[64];
+  size_t i;
+
+  for (i = 0; i < ts->nbackends; i++) {
+    if (serves(t, ts, i, port))
+      continue;
+    snprintf(path, sizeof(path), "spec.backends[%zu]", i);
+    sb__warn(t, SB_REASON_UNSUPPORTED, path, "Service %s/%s has no port %d; "
+             "it takes no part in the split on that port", ts->obj.ns,
+             ts->backends[i].service, (int) port);
+  }
+  if (none)
+    sb__warn(t, SB_REASON_UNSUPPORTED, "spec.backends", "no backend with a "
+             "non-zero weight serves port %d; that port is not split "
+             "(requests keep going to the root Service)", (int) port);
+}
+
 static void istio_split(sb__tx *t, const sb_traffic_split *ts) {
   const sb_obj *owner = t->src;
-  cJSON *vs, *spec, *http, *route, *matches = NULL;
+  cJSON *vs, *spec, *http, *tcp, *route, *matches = NULL;
   char name[SB__NAME_MAX + 1];
+  int32_t *ports = NULL;
+  size_t nports = 0;
   int64_t *w = NULL;
   sb__split s;
   sb_buf root;
@@ -126,36 +232,63 @@ static void istio_split(sb__tx *t, const sb_traffic_split *ts) {
     goto done;
   }
 
+  ports = split_ports(t, ts, &nports);
   vs = sb__object(t, vs_api(t), "VirtualService", name, ts->obj.ns, &owner,
                   1, 1);
   spec = sb__jobj(t, vs, "spec");
   sb__jstr(t, sb__jarr(t, spec, "hosts"), NULL, sb_buf_cstr(&root));
   http = sb__jarr(t, spec, "http");
-  if (!s.has_matches || everything) {
-    route = sb__jobj(t, http, NULL);
-    sb__jadd(t, route, "route", weighted_route(t, ts, w));
-    if (!s.has_matches)
-      sb__jadd(t, sb__jobj(t, sb__jarr(t, spec, "tcp"), NULL), "route",
-               weighted_route(t, ts, w));
-  } else {
-    if (cJSON_GetArraySize(matches) > 0) {
+  tcp = s.has_matches ? NULL : sb__jarr(t, spec, "tcp");
+  if (s.has_matches && !everything && cJSON_GetArraySize(matches) == 0)
+    sb__warn(t, SB_REASON_UNSUPPORTED, "spec.matches", "the referenced "
+             "HTTPRouteGroups have no match; every request goes to the "
+             "root Service");
+  /* One pass with port 0 (every port), or one pass per root port. */
+  for (i = 0; i < (nports ? nports : 1) && !t->oom; i++) {
+    int32_t port = nports ? ports[i] : 0;
+    cJSON *wr = weighted_route(t, ts, w, port), *pm = NULL, *m;
+
+    if (nports)
+      warn_missing_port(t, ts, port, !wr);
+    if (!s.has_matches || everything) {
       route = sb__jobj(t, http, NULL);
-      sb__jadd(t, route, "match", matches);
-      matches = NULL;
-      sb__jadd(t, route, "route", weighted_route(t, ts, w));
-    } else {
-      sb__warn(t, SB_REASON_UNSUPPORTED, "spec.matches", "the referenced "
-               "HTTPRouteGroups have no match; every request goes to the "
-               "root Service");
+      if (port)
+        sb__jint(t, sb__jobj(t, sb__jarr(t, route, "match"), NULL), "port",
+                 port);
+      sb__jadd(t, route, "route", wr ? wr : root_route(t, &root));
+      if (!s.has_matches) {
+        route = sb__jobj(t, tcp, NULL);
+        if (port)
+          sb__jint(t, sb__jobj(t, sb__jarr(t, route, "match"), NULL),
+                   "port", port);
+        sb__jadd(t, route, "route", wr ? cJSON_Duplicate(wr, 1)
+                                       : root_route(t, &root));
+      }
+      continue;
     }
+    if (!wr || cJSON_GetArraySize(matches) == 0) {
+      cJSON_Delete(wr);
+      continue;  /* the catch-all below serves this port */
+    }
+    pm = cJSON_Duplicate(matches, 1);
+    if (!pm)
+      t->oom = 1;
+    cJSON_ArrayForEach(m, pm)
+      if (port)
+        sb__jint(t, m, "port", port);
+    route = sb__jobj(t, http, NULL);
+    sb__jadd(t, route, "match", pm);
+    sb__jadd(t, route, "route", wr);
+  }
+  if (s.has_matches && !everything) {
     /* Unmatched requests go to the root Service itself. */
     route = sb__jobj(t, http, NULL);
-    sb__jstr(t, sb__jobj(t, sb__jobj(t, sb__jarr(t, route, "route"), NULL),
-                         "destination"), "host", sb_buf_cstr(&root));
+    sb__jadd(t, route, "route", root_route(t, &root));
   }
   sb__push(t, vs);
 done:
   cJSON_Delete(matches);
+  free(ports);
   free(w);
   sb_buf_free(&root);
   sb__split_free(&s);

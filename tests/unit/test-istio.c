@@ -90,7 +90,8 @@ static void split_quantities_with_owner(void **state) {
   assert_int_equal(f->out.outcome, SB_OUTCOME_OK);
   assert_int_equal(f->out.diags.n, 0);
   TU_EQ(tu_deps(&f->out), "obj:TrafficSplit:shop/web-canary "
-        "splits-of-root:TrafficSplit:shop/web");
+        "splits-of-root:TrafficSplit:shop/web obj:Service:shop/web "
+        "obj:Service:shop/web-v1 obj:Service:shop/web-v2");
 }
 
 static void split_integers_cluster_domain(void **state) {
@@ -134,7 +135,8 @@ static void split_with_matches(void **state) {
         "{\"route\":[" HOST("web") "}]}]}}");
   TU_EQ(tu_deps(&f->out), "obj:TrafficSplit:shop/ab "
         "splits-of-root:TrafficSplit:shop/web "
-        "obj:HTTPRouteGroup:shop/firefox obj:HTTPRouteGroup:shop/exact");
+        "obj:HTTPRouteGroup:shop/firefox obj:HTTPRouteGroup:shop/exact "
+        "obj:Service:shop/web obj:Service:shop/web-v1 obj:Service:shop/web-v2");
 }
 
 static void split_match_everything(void **state) {
