@@ -473,8 +473,13 @@ static void istio_target(sb__tx *t, const sb_traffic_target *tt) {
     t->out->outcome = SB_OUTCOME_INVALID;
     goto done;
   }
-  if (st == SB__ID_CONFLICT)
-    goto done;  /* OK with nothing: an over-broad selector is worse */
+  if (st == SB__ID_CONFLICT) {
+    /* Fail closed: keep what exists. A new, over-broad selector would
+     * restrict workloads the TrafficTarget does not name; deleting the
+     * policy would open the destination to everyone. */
+    t->out->outcome = SB_OUTCOME_INVALID;
+    goto done;
+  }
   if (sb__name(name, tt->obj.name, "access", 0)) {
     t->oom = 1;
     goto done;

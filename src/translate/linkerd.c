@@ -181,7 +181,11 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
     t->out->outcome = SB_OUTCOME_INVALID;
     goto done;
   }
-  if (st == SB__ID_CONFLICT || a.nothing)
+  if (st == SB__ID_CONFLICT) {
+    t->out->outcome = SB_OUTCOME_INVALID;  /* fail closed: keep what exists */
+    goto done;
+  }
+  if (a.nothing)
     goto done;  /* OK with nothing */
 
   if (a.http) {
@@ -407,8 +411,10 @@ static void linkerd_sa(sb__tx *t, const char *ns, const char *sa) {
     t->out->outcome = SB_OUTCOME_INVALID;
     goto done;
   }
-  if (st == SB__ID_CONFLICT)
+  if (st == SB__ID_CONFLICT) {
+    t->out->outcome = SB_OUTCOME_INVALID;  /* fail closed: keep the Servers */
     goto done;
+  }
 
   needs = calloc(l.n, sizeof(*needs));
   if (!needs) {

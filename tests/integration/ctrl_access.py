@@ -6,6 +6,8 @@ share the labels are a Conflict (nothing over-broad is written).
 Used by test_ctrl_access_<mesh>.py.
 """
 
+import time
+
 import harness as h
 import controller as c
 
@@ -128,17 +130,30 @@ def scenario(mesh):
                           what="selector following the relabelled pods")
 
             # A pod of another ServiceAccount with the same labels: the
-            # selector would catch it, so nothing is written and the
-            # TrafficTarget gets a Conflict Event.
+            # selector would catch it. Fail closed: the TrafficTarget gets a
+            # Conflict Event and what exists stays exactly as it was (not
+            # deleted: that would open the destination to everyone).
+            before = c.get_json(res, name, ns)
             c.pods(ns, [("intruder", "batch", {"app": "api",
                                                "version": "v2"})])
             c.wait_event(ns, "web-to-api", "Conflict", contains="intruder")
-            c.wait_gone(res, name, ns)
+            c.pods(ns, [("api-3", "api", {"app": "api", "version": "v2",
+                                          "pod-template-hash": "ccc"})])
+            time.sleep(1)  # a reconcile that ran would have had its chance
+            after = c.get_json(res, name, ns)
+            h.check(after is not None, "%s was deleted on a conflict" % name)
+            h.expect_eq(after["metadata"]["resourceVersion"],
+                        before["metadata"]["resourceVersion"],
+                        "resourceVersion during the conflict")
 
-            # The intruder leaves: the policy comes back.
-            h.kubectl("delete", "pod", "intruder", "-n", ns,
-                      "--grace-period=0", "--force")
+            # The intruder is relabelled: the conflict clears and the
+            # controller writes again (a narrower selector now).
+            h.kubectl("label", "pod", "intruder", "app=batch", "--overwrite",
+                      "-n", ns)
+            h.kubectl("label", "pod", "api-1", "api-2", "api-3", "tier=api",
+                      "-n", ns)
             c.wait_object(res, name, ns,
                           lambda o: selector(o) == {"app": "api",
+                                                    "tier": "api",
                                                     "version": "v2"},
-                          what="the policy restored after the conflict")
+                          what="the selector after the conflict cleared")

@@ -513,8 +513,9 @@ static void target_identity_conflict(void **state) {
   put(f, tu_target("shop", "t", "web", "shop/client", "TCPRoute:x"));
   put(f, tu_ports_route(SB_KIND_TCP_ROUTE, "shop", "x", ""));
   TU_EQ(run(f, SB_KIND_TRAFFIC_TARGET, "t"), "");
-  /* OK with nothing: the over-broad selector must not be written. */
-  assert_int_equal(f->out.outcome, SB_OUTCOME_OK);
+  /* Fail closed: the over-broad selector is not written and what exists
+   * stays (INVALID: change nothing). */
+  assert_int_equal(f->out.outcome, SB_OUTCOME_INVALID);
   assert_int_equal(f->out.diags.n, 1);
   assert_string_equal(f->out.diags.v[0].reason, SB_REASON_CONFLICT);
 }

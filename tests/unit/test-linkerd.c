@@ -345,7 +345,8 @@ static void target_conflict_and_udp(void **state) {
   put(f, tu_target("shop", "t", "web", "shop/c", "TCPRoute:all"));
   put(f, tu_ports_route(SB_KIND_TCP_ROUTE, "shop", "all", ""));
   TU_EQ(run(f, SB_KIND_TRAFFIC_TARGET, "t"), "");
-  assert_int_equal(f->out.outcome, SB_OUTCOME_OK);
+  /* Fail closed: keep what exists rather than open the port. */
+  assert_int_equal(f->out.outcome, SB_OUTCOME_INVALID);
   assert_string_equal(f->out.diags.v[0].reason, SB_REASON_CONFLICT);
 }
 
