@@ -283,7 +283,8 @@ def pod_yaml(name, sa, labels, ports=(8080,)):
 
 def service_account(ns, name):
     p = h.kubectl("create", "serviceaccount", name, "-n", ns, check=False)
-    if p.returncode != 0 and "AlreadyExists" not in p.stderr:
+    if p.returncode != 0 and "already exists" not in p.stderr.lower() \
+            and "alreadyexists" not in p.stderr.lower():
         h.fail("cannot create ServiceAccount %s/%s: %s" % (ns, name,
                                                            p.stderr))
 
