@@ -528,6 +528,7 @@ static void on_change(void *arg, const sb_change *c) {
 static void on_reflect(void *arg, sb_reflect_ev ev, const cJSON *obj) {
   struct watch *w = arg;
   sb_manager *m = w->m;
+  int rc;
 
   switch (ev) {
   case SB_REFLECT_SYNC_BEGIN:
@@ -541,7 +542,14 @@ static void on_reflect(void *arg, sb_reflect_ev ev, const cJSON *obj) {
     sb_cache_delete(m->cache, &w->res, obj);
     break;
   case SB_REFLECT_SYNC_END:
-    sb_cache_end_sync(m->cache, &w->res);
+    rc = sb_cache_end_sync(m->cache, &w->res);
+    if (rc)
+      sb_log(SB_LOG_ERROR, "relist could not drop deleted objects; they "
+             "stay until the next relist", "resource=%s namespace=%s err=%s",
+             w->name, w->ns ? w->ns : "*", sb_err_name(rc));
+    else if (w->synced)
+      sb_log(SB_LOG_INFO, "cache resynced", "resource=%s namespace=%s",
+             w->name, w->ns ? w->ns : "*");
     if (!w->synced) {
       w->synced = 1;
       sb_log(SB_LOG_INFO, "cache synced", "resource=%s namespace=%s",
@@ -572,6 +580,7 @@ static int add_watch(sb_manager *m, const char *group, const char *version,
   w->resource = strdup(resource);
   w->ns = ns ? strdup(ns) : NULL;
   w->res = *res;
+  w->res.ns = w->ns;  /* the sync of this watch covers its namespace only */
   w->gating = gating;
   if (!w->name || !w->group || !w->version || !w->resource ||
       (ns && !w->ns)) {
@@ -623,7 +632,7 @@ static int plan_watches(sb_manager *m, const sb_discovery *d) {
 
   for (i = 0; i < SB_ARRAY_SIZE(smi_defaults) && !rc; i++) {
     sb_kind k = smi_defaults[i].kind;
-    sb_cache_res res = {k, NULL};
+    sb_cache_res res = {k, NULL, NULL};
     if (d->smi[k].version) {
       rc = add_watch_all_ns(m, d->smi[k].group, d->smi[k].version,
                             d->smi[k].resource, &res, 1);
@@ -635,15 +644,15 @@ static int plan_watches(sb_manager *m, const sb_discovery *d) {
     }
   }
   if (!rc) {
-    sb_cache_res svc = {SB_KIND_SERVICE, NULL};
-    sb_cache_res pod = {SB_KIND_POD, NULL};
+    sb_cache_res svc = {SB_KIND_SERVICE, NULL, NULL};
+    sb_cache_res pod = {SB_KIND_POD, NULL, NULL};
     rc = add_watch_all_ns(m, "", "v1", "services", &svc, 1);
     if (!rc)
       rc = add_watch_all_ns(m, "", "v1", "pods", &pod, 1);
   }
   n = sb_translate_output_kinds(&m->o.topts, &kinds);
   for (i = 0; i < n && !rc; i++) {
-    sb_cache_res res = {SB_KIND_UNKNOWN, &kinds[i]};
+    sb_cache_res res = {SB_KIND_UNKNOWN, &kinds[i], NULL};
     rc = add_watch_all_ns(m, kinds[i].group, kinds[i].version,
                           kinds[i].resource, &res, 1);
   }
