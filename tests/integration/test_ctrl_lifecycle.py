@@ -9,6 +9,8 @@
     etcd, apiserver.py) and the controller becomes ready and works.
  3. A hung API server (B stopped with SIGSTOP) while the controller
     leads: SIGTERM must not wait for the Lease release to time out.
+ 3b. The same, and a second SIGTERM while the first one waits: the
+    process ends at once with status 1.
  4. A hung API server with a write in flight: the controller retries a
     write the server refuses (a namespace being deleted refuses new
     objects); B is frozen between two tries, so the next try hangs;
@@ -33,6 +35,12 @@ import controller as c
 from apiserver import APIServer
 
 VS = "virtualservices.networking.istio.io"
+# Short leases: the leader of one part is stopped without releasing its
+# Lease, and the next part's controller must not wait 15 s for it.
+ELECT = ["--mesh", "istio", "--leader-elect",
+         "--leader-elect-lease-duration", "4s",
+         "--leader-elect-renew-deadline", "3s",
+         "--leader-elect-retry-period", "500ms"]
 SPLIT = """
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
@@ -146,8 +154,8 @@ def unreachable_at_start(b, ns):
 
 
 def hung_while_leading(b, ns):
-    ctl = c.Controller(ns, "--mesh", "istio", "--leader-elect",
-                       kubeconfig=b.kubeconfig, name="leader").start()
+    ctl = c.Controller(ns, *ELECT, kubeconfig=b.kubeconfig,
+                       name="leader").start()
     try:
         ctl.wait_ready()
         h.wait_for(lambda: 'msg="became leader"' in ctl.logs(), timeout=30,
@@ -162,6 +170,34 @@ def hung_while_leading(b, ns):
     finally:
         if ctl.alive():
             ctl.kill()
+
+
+def second_sigterm(b, ns):
+    """While the first SIGTERM waits for a hung server, a second one ends
+    the process at once, with status 1 and one line saying so."""
+    ctl = c.Controller(ns, *ELECT, kubeconfig=b.kubeconfig,
+                       name="twice").start()
+    try:
+        ctl.wait_ready()
+        h.wait_for(lambda: 'msg="became leader"' in ctl.logs(), timeout=30,
+                   what="leadership")
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            ctl.proc.send_signal(signal.SIGTERM)
+            h.wait_for(lambda: 'msg="stopping"' in ctl.logs(), timeout=10,
+                       what="the graceful stop to begin")
+            t0 = time.monotonic()
+            ctl.proc.send_signal(signal.SIGTERM)
+            rc = ctl.proc.wait(10)
+            took = time.monotonic() - t0
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        h.expect_eq(rc, 1, "exit status after a second SIGTERM")
+        h.check("second signal, exiting now" in ctl.logs(),
+                "no line about the second signal")
+        h.log("second SIGTERM: exited 1 %.2f s after it" % took)
+    finally:
+        ctl.kill()
 
 
 def hung_with_write_in_flight(b, ns):
@@ -208,6 +244,7 @@ def main():
             c.services(ns, ["web", "web-v1", "web-v2"])
             unreachable_at_start(b, ns)
             hung_while_leading(b, ns)
+            second_sigterm(b, ns)
         ns = h.unique_name("inflight")
         h.kubectl("create", "namespace", ns)
         c.services(ns, ["web", "web-v1", "web-v2"])
