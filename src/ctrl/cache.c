@@ -1077,11 +1077,29 @@ static int res_ok(const sb_cache_res *res) {
 }
 
 int sb_cache_apply(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
+  const char *ns;
+  genres *t;
+  syncst *s;
+  int rc;
+
   if (!c || !res_ok(res) || !cJSON_IsObject(obj))
     return SB_EINVAL;
-  if (res->gvk)
-    return apply_gen(c, res->gvk, obj);
-  return apply_model(c, res->kind, obj);
+  rc = res->gvk ? apply_gen(c, res->gvk, obj) : apply_model(c, res->kind, obj);
+  if (rc != SB_ENOMEM)
+    return rc;
+  /* The object exists but could not be recorded (nor its old version
+   * marked): a sweep now would drop it. Cancel the syncs it falls in. */
+  ns = jstr(jget(obj, "metadata"), "namespace");
+  if (res->gvk) {
+    t = genres_find(c, res->gvk);
+    s = t ? t->syncs : NULL;
+  } else {
+    s = c->ms[res->kind];
+  }
+  for (; s; s = s->next)
+    if (sync_covers(s, ns))
+      s->failed = 1;
+  return rc;
 }
 
 int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
