@@ -11,11 +11,11 @@
  * /metrics at once, discover what the cluster serves (--mesh auto picks the
  * mesh there; retried from 1 s doubling to 30 s while the API server
  * cannot be reached, /readyz saying why), start one reflector per watched
- * resource and namespace, and -- when
- * leader election is on -- campaign for the Lease. The queue processes keys
- * only while every gating reflector has synced and we lead (or election is
- * off); followers keep their caches warm for a fast takeover. /readyz turns
- * 200 once the caches have synced.
+ * resource and namespace, and -- when leader election is on -- campaign
+ * for the Lease. The queue processes keys only while every gating
+ * reflector has synced and we lead (or election is off); followers keep
+ * their caches warm for a fast takeover. /readyz turns 200 once the caches
+ * have synced.
  *
  * Every change in the cache enqueues the keys it affects: the key of the
  * changed source itself, every key whose recorded dependencies match, and
