@@ -14,9 +14,11 @@
  *              if any, stays in the world -- a bad edit changes nothing.
  *
  * Relists: between sb_cache_begin_sync and sb_cache_end_sync of one
- * resource, every object put is marked; end_sync removes the unmarked ones
- * of that resource (deleted while we were not watching) and reports them
- * through the change callback like any deletion.
+ * resource in one namespace (or in all), every object of that namespace
+ * put or confirmed is marked; end_sync removes the unmarked ones of that
+ * resource and namespace (deleted while we were not watching) and reports
+ * them through the change callback like any deletion. Syncs of different
+ * namespaces may interleave freely (one reflector per namespace).
  *
  * Every change is reported to one callback with the old and the new object
  * (either may be NULL) so the controller can find the keys it affects.
@@ -107,15 +109,23 @@ const sb_world *sb_cache_world(const sb_cache *c);
 typedef struct sb_cache_res {
   sb_kind kind;                /* SB_KIND_UNKNOWN for generated kinds */
   const sb_gvk *gvk;           /* NULL for model kinds */
+  /* The namespace the resource is watched in, NULL for every namespace.
+   * Only the syncs use it (which objects a sweep may remove); apply and
+   * delete go by the object's own namespace. */
+  const char *ns;
 } sb_cache_res;
 
 int sb_cache_apply(sb_cache *c, const sb_cache_res *res, const cJSON *obj);
 /* Removes the object named by obj's metadata (valid and invalid versions);
  * 0 when it was not there. */
 int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj);
-/* end_sync returns 0, SB_EINVAL without a begin_sync, or SB_ENOMEM when
- * the marks could not all be recorded -- then nothing is swept (a wrong
- * sweep would prune live objects); relist again. */
+/* One sync per (resource, res->ns): a begin_sync while that sync runs
+ * starts its marking over (a list that started again from its first
+ * page); syncs of other namespaces are not touched. An all-namespaces
+ * sync (ns NULL) sweeps the whole resource. end_sync returns 0, SB_EINVAL
+ * without a begin_sync of the same resource and namespace, or SB_ENOMEM
+ * when the marks could not all be recorded -- then nothing is swept (a
+ * wrong sweep would prune live objects); relist again. */
 void sb_cache_begin_sync(sb_cache *c, const sb_cache_res *res);
 int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res);
 

@@ -9,11 +9,13 @@
  *
  * Start-up: load the kubeconfig (or in-cluster config), serve /healthz and
  * /metrics at once, discover what the cluster serves (--mesh auto picks the
- * mesh there), start one reflector per watched resource, and -- when
- * leader election is on -- campaign for the Lease. The queue processes keys
- * only while every gating reflector has synced and we lead (or election is
- * off); followers keep their caches warm for a fast takeover. /readyz turns
- * 200 once the caches have synced.
+ * mesh there; retried from 1 s doubling to 30 s while the API server
+ * cannot be reached, /readyz saying why), start one reflector per watched
+ * resource and namespace, and -- when leader election is on -- campaign
+ * for the Lease. The queue processes keys only while every gating
+ * reflector has synced and we lead (or election is off); followers keep
+ * their caches warm for a fast takeover. /readyz turns 200 once the caches
+ * have synced.
  *
  * Every change in the cache enqueues the keys it affects: the key of the
  * changed source itself, every key whose recorded dependencies match, and
@@ -72,9 +74,13 @@ int sb_manager_start(sb_manager *m, char *err, size_t errlen);
 /* Called when the manager has stopped, with the process exit status:
  * 0 after sb_manager_stop, 1 after a fatal condition (logged). */
 typedef void (*sb_manager_done_cb)(void *arg, int status);
-/* Graceful stop: release the Lease, close watches and connections, free
- * everything, then cb. Also what a fatal condition triggers by itself,
- * so set the callback before start with sb_manager_on_done. */
+/* Graceful stop: let the writes in flight finish, release the Lease,
+ * close watches and connections, free everything, then cb. Writes still
+ * out after 0.8 s are canceled, and a release unanswered after another
+ * 0.8 s is given up (the Lease then expires by itself): a hung API
+ * server cannot hold a stop for its request timeout. Also what a fatal
+ * condition triggers by itself, so set the callback before start with
+ * sb_manager_on_done. */
 void sb_manager_on_done(sb_manager *m, sb_manager_done_cb cb, void *arg);
 void sb_manager_stop(sb_manager *m);
 

@@ -235,21 +235,26 @@ int sb_cli_run(int argc, char **argv) {
     status = 1;
     goto out;
   }
+  /* Signals first: a SIGTERM that comes while the manager is set up is
+   * then a graceful stop once the loop runs, not death by the default
+   * action (exit status 143 instead of 0). */
+  uv_signal_init(&loop, &st.sigint);
+  uv_signal_init(&loop, &st.sigterm);
+  st.sigint.data = st.sigterm.data = &st;
+  uv_signal_start(&st.sigint, on_signal, SIGINT);
+  uv_signal_start(&st.sigterm, on_signal, SIGTERM);
   rc = sb_manager_new(&loop, &mo, &st.m, msg, sizeof(msg));
   if (rc) {
     sb_log(SB_LOG_ERROR, "cannot start", "err=%s detail=%s",
            sb_err_name(rc), msg);
+    uv_close((uv_handle_t *) &st.sigint, NULL);
+    uv_close((uv_handle_t *) &st.sigterm, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);  /* let partial set-up close */
     uv_loop_close(&loop);
     status = 1;
     goto out;
   }
   sb_manager_on_done(st.m, on_done, &st);
-  uv_signal_init(&loop, &st.sigint);
-  uv_signal_init(&loop, &st.sigterm);
-  st.sigint.data = st.sigterm.data = &st;
-  uv_signal_start(&st.sigint, on_signal, SIGINT);
-  uv_signal_start(&st.sigterm, on_signal, SIGTERM);
   rc = sb_manager_start(st.m, msg, sizeof(msg));
   if (rc) {
     sb_log(SB_LOG_ERROR, "cannot start", "err=%s detail=%s",

@@ -13,15 +13,21 @@
  *              entries are also linked into a list per source
  *              ("ns\0kind\0label"), which is what prune walks.
  *
- * Relists are mark-and-sweep. Generated and invalid entries carry the
- * epoch of the last sync that saw them; begin_sync bumps the epoch and
- * end_sync sweeps what kept the old one. World objects cannot carry a mark
- * (they belong to the model), so during a sync the cache records the
- * address of every world object the sync put or confirmed. That is exact:
- * an object that has lived in the world since before begin_sync cannot
- * share an address with one created during the sync, and an object the
- * sync put is marked by its own address. A mark that cannot be recorded
- * (ENOMEM) cancels the sweep instead of deleting a live object.
+ * Relists are mark-and-sweep, one sync per (resource, namespace): the
+ * controller runs one reflector per watched namespace, and their lists
+ * interleave (they start together and relist independently), so a sync
+ * must neither sweep nor unmark another namespace's objects. Each sync
+ * records the address of every entry (world object, invalid or generated
+ * entry) put or confirmed in its namespace while it runs; end_sync sweeps
+ * the entries of that namespace (every namespace for an all-namespaces
+ * sync) whose address it did not record. Addresses rather than marks in
+ * the entries, because world objects belong to the model and cannot carry
+ * one, and because syncs that overlap (all namespaces and one of them)
+ * each need their own. That is exact: an entry that has lived since
+ * before begin_sync cannot share an address with one created during the
+ * sync, and an entry created during the sync is recorded when it is put.
+ * A mark that cannot be recorded (ENOMEM) cancels the sweep instead of
+ * deleting a live object.
  *
  * An update that carries the resourceVersion the cache already holds is a
  * no-op (relists resend everything); a Pod update that changes nothing the
@@ -187,7 +193,6 @@ static void ptrset_free(ptrset *s) {
 typedef struct inv {
   sb_invalid pub;
   sb_kind kind;
-  uint32_t epoch;
   size_t bytes;
   size_t klen;
   char key[];        /* "ns\0name", then the other strings */
@@ -199,7 +204,6 @@ typedef struct genent {
   sb_gen pub;
   struct srcgroup *sg;
   struct genent *sprev, *snext;
-  uint32_t epoch;
   size_t bytes;
   size_t klen;
   char key[];        /* "ns\0name", then the other strings */
@@ -211,20 +215,22 @@ typedef struct srcgroup {
   char key[];        /* "ns\0kind\0label" */
 } srcgroup;
 
+/* A relist in progress of one resource in one namespace (all = every
+ * namespace): the addresses of the entries it put or confirmed. */
+typedef struct syncst {
+  struct syncst *next;
+  ptrset seen;
+  int failed;        /* a mark was lost: sweep nothing */
+  int all;
+  char ns[];
+} syncst;
+
 typedef struct genres {
   const sb_gvk *gvk;
   sb_hmap *objs;     /* "ns\0name" -> genent (keys borrowed) */
-  uint32_t epoch;
-  int syncing;
+  syncst *syncs;
   struct genres *next;
 } genres;
-
-typedef struct modelsync {
-  ptrset seen;
-  uint32_t epoch;
-  int active;
-  int failed;
-} modelsync;
 
 /* Diagnostics per SMI object: one map per kind, "ns\0name" -> inv. */
 typedef struct difftab {
@@ -239,7 +245,7 @@ struct sb_cache {
   sb_world *world;
   difftab invalid;   /* unusable current versions */
   difftab warned;    /* warnings of the world's (valid) versions */
-  modelsync ms[SB_KIND__COUNT];
+  syncst *ms[SB_KIND__COUNT];   /* syncs of model kinds */
   genres *gens;
   sb_hmap *bysrc;    /* "ns\0kind\0label" -> srcgroup */
   size_t ngen;
@@ -373,6 +379,16 @@ static void difftab_free_kind(difftab *t, int k) {
   t->m[k] = NULL;
 }
 
+static void syncs_free(syncst *s) {
+  syncst *next;
+
+  for (; s; s = next) {
+    next = s->next;
+    ptrset_free(&s->seen);
+    free(s);
+  }
+}
+
 static void gen_free(genent *g) {
   if (!g)
     return;
@@ -391,10 +407,11 @@ void sb_cache_free(sb_cache *c) {
   for (k = 0; k < SB_KIND__COUNT; k++) {
     difftab_free_kind(&c->invalid, k);
     difftab_free_kind(&c->warned, k);
-    ptrset_free(&c->ms[k].seen);
+    syncs_free(c->ms[k]);
   }
   for (t = c->gens; t; t = next) {
     next = t->next;
+    syncs_free(t->syncs);
     memset(&it, 0, sizeof(it));
     while (sb_hmap_next(t->objs, &it, NULL, NULL, &v))
       gen_free(v);
@@ -564,11 +581,71 @@ const sb_diags *sb_cache_invalid(const sb_cache *c, sb_kind kind,
 
 /* ---- world objects ------------------------------------------------------ */
 
-static void mark(sb_cache *c, sb_kind kind, const sb_obj *o) {
-  modelsync *ms = &c->ms[kind];
+/* ---- sync marks --------------------------------------------------------- */
 
-  if (ms->active && o && ptrset_add(&ms->seen, o))
-    ms->failed = 1;
+static int sync_covers(const syncst *s, const char *ns) {
+  return s->all || strcmp(s->ns, ns ? ns : "") == 0;
+}
+
+/* Records p (an entry in namespace ns) in every running sync that covers
+ * ns. */
+static void mark_in(syncst *list, const char *ns, const void *p) {
+  syncst *s;
+
+  if (!p)
+    return;
+  for (s = list; s; s = s->next)
+    if (sync_covers(s, ns) && ptrset_add(&s->seen, p))
+      s->failed = 1;
+}
+
+static void mark(sb_cache *c, sb_kind kind, const char *ns, const void *p) {
+  mark_in(c->ms[kind], ns, p);
+}
+
+/* The sync of (list, ns); *prevp is where it is linked from. */
+static syncst *sync_find(syncst **list, const char *ns, syncst ***prevp) {
+  syncst **pp, *s;
+
+  for (pp = list; (s = *pp); pp = &s->next)
+    if (ns ? !s->all && strcmp(s->ns, ns) == 0 : s->all) {
+      if (prevp)
+        *prevp = pp;
+      return s;
+    }
+  return NULL;
+}
+
+/* Starts (or, for a list that started over, restarts) marking. */
+static void sync_begin(syncst **list, const char *ns) {
+  syncst *s = sync_find(list, ns, NULL);
+  size_t n = ns ? strlen(ns) + 1 : 1;
+
+  if (s) {
+    ptrset_free(&s->seen);
+    s->failed = 0;
+    return;
+  }
+  s = calloc(1, sizeof(*s) + n);
+  if (!s)
+    return;  /* end_sync then finds no sync to end and sweeps nothing */
+  s->all = !ns;
+  if (ns)
+    memcpy(s->ns, ns, n);
+  s->next = *list;
+  *list = s;
+}
+
+/* Takes the sync of (list, ns) out; the caller frees it with
+ * syncs_free. */
+static syncst *sync_take(syncst **list, const char *ns) {
+  syncst **pp, *s = sync_find(list, ns, &pp);
+
+  if (s) {
+    *pp = s->next;
+    s->next = NULL;
+  }
+  return s;
 }
 
 static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
@@ -617,12 +694,12 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
   cur = sb_world_get(c->world, kind, ns, name);
   iv = inv_get(&c->invalid, kind, ns, name);
   if (rv && iv && streq(iv->pub.resource_version, rv)) {
-    iv->epoch = c->ms[kind].epoch;
-    mark(c, kind, cur);
+    mark(c, kind, ns, iv);
+    mark(c, kind, ns, cur);
     return 0;
   }
   if (rv && !iv && cur && streq(cur->resource_version, rv)) {
-    mark(c, kind, cur);
+    mark(c, kind, ns, cur);
     return 0;
   }
 
@@ -641,7 +718,7 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
       sb_diags_free(&diags);
       return rc;
     }
-    mark(c, kind, obj);
+    mark(c, kind, ns, obj);
     set_warnings(c, obj, json, &diags);
     sb_diags_free(&diags);
     if (!quiet)
@@ -660,7 +737,7 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
     sb_diags_free(&diags);
     if (rc == SB_ENOMEM)
       return rc;
-    mark(c, kind, cur);
+    mark(c, kind, ns, cur);
     return 0;
   }
 
@@ -668,13 +745,13 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
   sb_diags_free(&diags);
   if (!niv)
     return SB_ENOMEM;
-  niv->epoch = c->ms[kind].epoch;
   rc = inv_put(&c->invalid, niv, &oiv);
   if (rc) {
     inv_free(niv);
     return rc;
   }
-  mark(c, kind, cur);
+  mark(c, kind, ns, niv);
+  mark(c, kind, ns, cur);
   report(c, SB_CHANGE_INVALID, kind, inv_ns(niv), inv_name(niv), oiv, niv);
   inv_free(oiv);
   return 0;
@@ -894,13 +971,12 @@ static int apply_gen(sb_cache *c, const sb_gvk *gvk, const cJSON *json) {
   old = sb_hmap_get(t->objs, k.p, k.len);
   ckey_done(&k);
   if (old && rv && streq(old->pub.resource_version, rv)) {
-    old->epoch = t->epoch;
+    mark_in(t->syncs, old->pub.ns, old);
     return 0;
   }
   g = gen_new(t->gvk, json);
   if (!g)
     return SB_ENOMEM;
-  g->epoch = t->epoch;
   rc = src_link(c, g, old);
   if (rc == 0)
     rc = sb_hmap_put(t->objs, g->key, g->klen, g, &prev);
@@ -916,6 +992,7 @@ static int apply_gen(sb_cache *c, const sb_gvk *gvk, const cJSON *json) {
     c->ngen++;
   }
   c->gen_bytes += g->bytes;
+  mark_in(t->syncs, g->pub.ns, g);
   report(c, SB_CHANGE_GENERATED, SB_KIND_UNKNOWN, g->pub.ns, g->pub.name,
          old ? &old->pub : NULL, &g->pub);
   gen_free(old);
@@ -1000,11 +1077,29 @@ static int res_ok(const sb_cache_res *res) {
 }
 
 int sb_cache_apply(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
+  const char *ns;
+  genres *t;
+  syncst *s;
+  int rc;
+
   if (!c || !res_ok(res) || !cJSON_IsObject(obj))
     return SB_EINVAL;
-  if (res->gvk)
-    return apply_gen(c, res->gvk, obj);
-  return apply_model(c, res->kind, obj);
+  rc = res->gvk ? apply_gen(c, res->gvk, obj) : apply_model(c, res->kind, obj);
+  if (rc != SB_ENOMEM)
+    return rc;
+  /* The object exists but could not be recorded (nor its old version
+   * marked): a sweep now would drop it. Cancel the syncs it falls in. */
+  ns = jstr(jget(obj, "metadata"), "namespace");
+  if (res->gvk) {
+    t = genres_find(c, res->gvk);
+    s = t ? t->syncs : NULL;
+  } else {
+    s = c->ms[res->kind];
+  }
+  for (; s; s = s->next)
+    if (sync_covers(s, ns))
+      s->failed = 1;
+  return rc;
 }
 
 int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
@@ -1036,24 +1131,17 @@ int sb_cache_delete(sb_cache *c, const sb_cache_res *res, const cJSON *obj) {
 }
 
 void sb_cache_begin_sync(sb_cache *c, const sb_cache_res *res) {
-  modelsync *ms;
   genres *t;
 
   if (!c || !res_ok(res))
     return;
   if (res->gvk) {
     t = genres_get(c, res->gvk);
-    if (!t)
-      return;  /* end_sync then finds no sync to end and sweeps nothing */
-    t->epoch++;
-    t->syncing = 1;
-    return;
+    if (t)
+      sync_begin(&t->syncs, res->ns);
+    return;  /* without t, end_sync finds no sync to end: sweeps nothing */
   }
-  ms = &c->ms[res->kind];
-  ptrset_free(&ms->seen);
-  ms->epoch++;
-  ms->active = 1;
-  ms->failed = 0;
+  sync_begin(&c->ms[res->kind], res->ns);
 }
 
 typedef struct collect {
@@ -1097,8 +1185,9 @@ static int cmp_inv(const void *a, const void *b) {
   return r ? r : strcmp(inv_name(x), inv_name(y));
 }
 
-/* Collects the entries of m (genent or inv) whose epoch is stale. */
-static int stale_entries(sb_hmap *m, uint32_t epoch, int is_gen,
+/* Collects the entries of m (genent or inv) in the sync's namespace that
+ * the sync did not see. */
+static int stale_entries(sb_hmap *m, const syncst *s, int is_gen,
                          void ***out, size_t *n) {
   sb_hmap_iter it = {0};
   void **v = NULL, *e;
@@ -1106,8 +1195,8 @@ static int stale_entries(sb_hmap *m, uint32_t epoch, int is_gen,
 
   *n = 0;
   while (m && sb_hmap_next(m, &it, NULL, NULL, &e)) {
-    uint32_t ep = is_gen ? ((genent *) e)->epoch : ((inv *) e)->epoch;
-    if (ep == epoch)
+    const char *ns = is_gen ? ((genent *) e)->pub.ns : inv_ns(e);
+    if (!sync_covers(s, ns) || ptrset_has(&s->seen, e))
       continue;
     if (*n == cap) {
       void **nv;
@@ -1125,28 +1214,27 @@ static int stale_entries(sb_hmap *m, uint32_t epoch, int is_gen,
   return 0;
 }
 
-static int end_sync_model(sb_cache *c, sb_kind kind) {
-  modelsync *ms = &c->ms[kind];
+static int end_sync_model(sb_cache *c, sb_kind kind, const char *ns) {
+  syncst *s = sync_take(&c->ms[kind], ns);
   collect cl;
   void **stale = NULL;
   size_t nstale = 0, i;
   int rc = 0;
 
-  if (!ms->active)
+  if (!s)
     return SB_EINVAL;
-  ms->active = 0;
-  if (ms->failed) {
-    ptrset_free(&ms->seen);
+  if (s->failed) {
+    syncs_free(s);
     return SB_ENOMEM;
   }
   memset(&cl, 0, sizeof(cl));
-  cl.seen = &ms->seen;
-  sb_world_each(c->world, kind, NULL, collect_unseen, &cl);
+  cl.seen = &s->seen;
+  sb_world_each(c->world, kind, s->all ? NULL : s->ns, collect_unseen, &cl);
   if (!cl.oom)
-    rc = stale_entries(c->invalid.m[kind], ms->epoch, 0, &stale, &nstale);
+    rc = stale_entries(c->invalid.m[kind], s, 0, &stale, &nstale);
+  syncs_free(s);
   if (cl.oom || rc) {
     free(cl.v);
-    ptrset_free(&ms->seen);
     return SB_ENOMEM;
   }
   /* Deleted while we were not watching: the world's version and any
@@ -1167,20 +1255,20 @@ static int end_sync_model(sb_cache *c, sb_kind kind) {
   }
   free(stale);
   free(cl.v);
-  ptrset_free(&ms->seen);
   return 0;
 }
 
-static int end_sync_gen(sb_cache *c, const sb_gvk *gvk) {
+static int end_sync_gen(sb_cache *c, const sb_gvk *gvk, const char *ns) {
   genres *t = genres_find(c, gvk);
+  syncst *s = t ? sync_take(&t->syncs, ns) : NULL;
   void **stale;
   size_t n, i;
   int rc;
 
-  if (!t || !t->syncing)
+  if (!s)
     return SB_EINVAL;
-  t->syncing = 0;
-  rc = stale_entries(t->objs, t->epoch, 1, &stale, &n);
+  rc = s->failed ? SB_ENOMEM : stale_entries(t->objs, s, 1, &stale, &n);
+  syncs_free(s);
   if (rc)
     return rc;
   if (n > 1)
@@ -1194,7 +1282,8 @@ static int end_sync_gen(sb_cache *c, const sb_gvk *gvk) {
 int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res) {
   if (!c || !res_ok(res))
     return SB_EINVAL;
-  return res->gvk ? end_sync_gen(c, res->gvk) : end_sync_model(c, res->kind);
+  return res->gvk ? end_sync_gen(c, res->gvk, res->ns)
+                  : end_sync_model(c, res->kind, res->ns);
 }
 
 /* ---- accounting --------------------------------------------------------- */

@@ -31,8 +31,15 @@
 #include "sb/version.h"
 
 #define CONTROLLER "smi-bridge"
-#define DISCOVERY_RETRY_MS 5000
-#define DISCOVERY_RETRY_MAX_MS 60000
+/* Discovery retries: like the reflectors' backoff, so a controller started
+ * before its API server is ready within a second or two of it. */
+#define DISCOVERY_RETRY_MS 1000
+#define DISCOVERY_RETRY_MAX_MS 30000
+/* A stop waits this long for writes in flight, then this long for the
+ * Lease release, then cancels whatever is still out: a hung API server
+ * must not hold a SIGTERM for a request timeout (60 s) each. */
+#define STOP_WRITES_MS 800
+#define STOP_RELEASE_MS 800
 
 /* One watched resource in one namespace (or all). */
 struct watch {
@@ -48,6 +55,8 @@ struct watch {
 /* One reconcile in flight: the plan must outlive the applier's run. */
 struct inflight {
   sb_manager *m;
+  struct inflight *prev, *next;  /* m->flights, for a stop that cannot
+                                    wait for them */
   char *key;           /* the queue's key (copy) */
   char *keybuf;        /* parsed key points here */
   sb_key k;
@@ -60,6 +69,7 @@ struct sb_manager {
   sb_manager_opts o;          /* strings point into owned copies below */
   char **strs;                /* every copied string, freed at the end */
   size_t nstrs;
+  int oom;                    /* a keep() failed */
   const char **namespaces;
 
   sb_kubeconfig *cfg;
@@ -81,10 +91,15 @@ struct sb_manager {
 
   int synced;                 /* every gating reflector synced once */
   int leading;
-  int stopping;
+  int started;                /* sb_manager_start ran */
+  int stopping;               /* 1: reconciles finishing, 2: releasing
+                                 the Lease or closing */
   int status;                 /* exit status once stopped */
   unsigned pending;           /* closes outstanding during shutdown */
   size_t inflight;
+  struct inflight *flights;   /* the reconciles counted by inflight */
+  int lease_forced;           /* stop went on without the release */
+  char discovery_err[256];    /* why discovery failed last, for /readyz */
   sb_manager_done_cb done_cb;
   void *done_arg;
 
@@ -99,21 +114,29 @@ struct sb_manager {
 static void check_gates(sb_manager *m);
 static void stop_now(sb_manager *m, int status);
 static void continue_stop(sb_manager *m);
+static void on_stop_deadline(uv_timer_t *t);
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* A copy of s owned by m (NULL stays NULL). Out of memory, it returns
+ * NULL and sets m->oom: a NULL option means "the default", so the caller
+ * must not go on with it. */
 static const char *keep(sb_manager *m, const char *s) {
   char **v, *c;
 
   if (!s)
     return NULL;
   v = realloc(m->strs, (m->nstrs + 1) * sizeof(*v));
-  if (!v)
+  if (!v) {
+    m->oom = 1;
     return NULL;
+  }
   m->strs = v;
   c = strdup(s);
-  if (!c)
+  if (!c) {
+    m->oom = 1;
     return NULL;
+  }
   m->strs[m->nstrs++] = c;
   return c;
 }
@@ -232,7 +255,8 @@ static void on_readyz(const sb_httpd_req *req, sb_httpd_resp *resp,
   }
   resp->status = 503;
   if (!m->discovered)
-    sb_buf_adds(&resp->body, "waiting for API discovery\n");
+    sb_buf_addf(&resp->body, "waiting for API discovery%s%s\n",
+                m->discovery_err[0] ? ": " : "", m->discovery_err);
   for (i = 0; i < m->nwatches; i++)
     if (m->watches[i].gating && !m->watches[i].synced)
       sb_buf_addf(&resp->body, "waiting for %s%s%s to sync\n",
@@ -331,6 +355,12 @@ static void finish(struct inflight *f, int ok, long retry_after) {
     }
   }
   sb_queue_done(m->queue, f->key);
+  if (f->prev)
+    f->prev->next = f->next;
+  else
+    m->flights = f->next;
+  if (f->next)
+    f->next->prev = f->prev;
   m->inflight--;
   inflight_free(f);
   if (m->stopping)
@@ -466,6 +496,10 @@ static void process(sb_queue *q, const char *key, void *data) {
   f->m = m;
   f->start_ms = uv_now(m->loop);
   sb_plan_init(&f->plan);
+  f->next = m->flights;
+  if (f->next)
+    f->next->prev = f;
+  m->flights = f;
   m->inflight++;
   if (sb_index_key_parse(f->keybuf, &f->k) != 0) {
     sb_log(SB_LOG_ERROR, "bad queue key", "key=%s", key);
@@ -528,6 +562,7 @@ static void on_change(void *arg, const sb_change *c) {
 static void on_reflect(void *arg, sb_reflect_ev ev, const cJSON *obj) {
   struct watch *w = arg;
   sb_manager *m = w->m;
+  int rc;
 
   switch (ev) {
   case SB_REFLECT_SYNC_BEGIN:
@@ -541,7 +576,14 @@ static void on_reflect(void *arg, sb_reflect_ev ev, const cJSON *obj) {
     sb_cache_delete(m->cache, &w->res, obj);
     break;
   case SB_REFLECT_SYNC_END:
-    sb_cache_end_sync(m->cache, &w->res);
+    rc = sb_cache_end_sync(m->cache, &w->res);
+    if (rc)
+      sb_log(SB_LOG_ERROR, "relist could not drop deleted objects; they "
+             "stay until the next relist", "resource=%s namespace=%s err=%s",
+             w->name, w->ns ? w->ns : "*", sb_err_name(rc));
+    else if (w->synced)
+      sb_log(SB_LOG_INFO, "cache resynced", "resource=%s namespace=%s",
+             w->name, w->ns ? w->ns : "*");
     if (!w->synced) {
       w->synced = 1;
       sb_log(SB_LOG_INFO, "cache synced", "resource=%s namespace=%s",
@@ -572,6 +614,7 @@ static int add_watch(sb_manager *m, const char *group, const char *version,
   w->resource = strdup(resource);
   w->ns = ns ? strdup(ns) : NULL;
   w->res = *res;
+  w->res.ns = w->ns;  /* the sync of this watch covers its namespace only */
   w->gating = gating;
   if (!w->name || !w->group || !w->version || !w->resource ||
       (ns && !w->ns)) {
@@ -623,7 +666,7 @@ static int plan_watches(sb_manager *m, const sb_discovery *d) {
 
   for (i = 0; i < SB_ARRAY_SIZE(smi_defaults) && !rc; i++) {
     sb_kind k = smi_defaults[i].kind;
-    sb_cache_res res = {k, NULL};
+    sb_cache_res res = {k, NULL, NULL};
     if (d->smi[k].version) {
       rc = add_watch_all_ns(m, d->smi[k].group, d->smi[k].version,
                             d->smi[k].resource, &res, 1);
@@ -635,15 +678,15 @@ static int plan_watches(sb_manager *m, const sb_discovery *d) {
     }
   }
   if (!rc) {
-    sb_cache_res svc = {SB_KIND_SERVICE, NULL};
-    sb_cache_res pod = {SB_KIND_POD, NULL};
+    sb_cache_res svc = {SB_KIND_SERVICE, NULL, NULL};
+    sb_cache_res pod = {SB_KIND_POD, NULL, NULL};
     rc = add_watch_all_ns(m, "", "v1", "services", &svc, 1);
     if (!rc)
       rc = add_watch_all_ns(m, "", "v1", "pods", &pod, 1);
   }
   n = sb_translate_output_kinds(&m->o.topts, &kinds);
   for (i = 0; i < n && !rc; i++) {
-    sb_cache_res res = {SB_KIND_UNKNOWN, &kinds[i]};
+    sb_cache_res res = {SB_KIND_UNKNOWN, &kinds[i], NULL};
     rc = add_watch_all_ns(m, kinds[i].group, kinds[i].version,
                           kinds[i].resource, &res, 1);
   }
@@ -713,11 +756,15 @@ static void on_timer(uv_timer_t *t) {
   discover(t->data);
 }
 
+/* The next wait: 1 s doubling to 30 s. */
+static unsigned next_discovery_delay(const sb_manager *m) {
+  unsigned d = m->discovery_delay ? m->discovery_delay * 2
+                                  : DISCOVERY_RETRY_MS;
+  return d > DISCOVERY_RETRY_MAX_MS ? DISCOVERY_RETRY_MAX_MS : d;
+}
+
 static void retry_discovery(sb_manager *m) {
-  m->discovery_delay = m->discovery_delay ? m->discovery_delay * 2
-                                          : DISCOVERY_RETRY_MS;
-  if (m->discovery_delay > DISCOVERY_RETRY_MAX_MS)
-    m->discovery_delay = DISCOVERY_RETRY_MAX_MS;
+  m->discovery_delay = next_discovery_delay(m);
   uv_timer_start(&m->timer, on_timer, m->discovery_delay, 0);
 }
 
@@ -730,10 +777,18 @@ static void on_discovered(void *arg, int err, const char *msg,
   if (m->stopping)
     return;
   if (err) {
+    snprintf(m->discovery_err, sizeof(m->discovery_err), "%s",
+             msg && *msg ? msg : sb_strerror(err));
     sb_log(SB_LOG_ERROR, "cannot discover the API", "err=%s detail=%s "
-           "server=%s", sb_err_name(err), msg ? msg : "", m->cfg->server);
+           "server=%s retry_ms=%u", sb_err_name(err), m->discovery_err,
+           m->cfg->server, next_discovery_delay(m));
     retry_discovery(m);
     return;
+  }
+  if (m->discovery_err[0]) {
+    sb_log(SB_LOG_INFO, "API discovery succeeded", "server=%s",
+           m->cfg->server);
+    m->discovery_err[0] = '\0';
   }
   if (m->o.mesh_auto) {
     int mesh = sb_discovery_mesh(d);
@@ -745,9 +800,10 @@ static void on_discovered(void *arg, int err, const char *msg,
       return;
     }
     if (mesh == 0) {
+      snprintf(m->discovery_err, sizeof(m->discovery_err), "neither Istio "
+               "nor Linkerd CRDs are served");
       sb_log(SB_LOG_WARN, "neither Istio nor Linkerd CRDs are served; "
-             "retrying", "retry_ms=%u", m->discovery_delay ?
-             m->discovery_delay * 2 : DISCOVERY_RETRY_MS);
+             "retrying", "retry_ms=%u", next_discovery_delay(m));
       retry_discovery(m);
       return;
     }
@@ -756,8 +812,11 @@ static void on_discovered(void *arg, int err, const char *msg,
            mesh == SB_MESH_ISTIO ? "istio" : "linkerd");
   }
   if (!sb_discovery_serves(d, &m->o.topts, &missing)) {
+    snprintf(m->discovery_err, sizeof(m->discovery_err), "the cluster "
+             "does not serve %s", missing ? missing : "a kind to write");
     sb_log(SB_LOG_WARN, "the cluster does not serve a kind smi-bridge must "
-           "write; retrying", "missing=%s", missing ? missing : "?");
+           "write; retrying", "missing=%s retry_ms=%u",
+           missing ? missing : "?", next_discovery_delay(m));
     retry_discovery(m);
     return;
   }
@@ -828,13 +887,14 @@ int sb_manager_new(uv_loop_t *loop, const sb_manager_opts *o,
   m->o.metrics_addr = keep(m, o->metrics_addr);
   m->o.health_addr = keep(m, o->health_addr);
   m->namespaces = calloc(o->nnamespaces + 1, sizeof(char *));
-  if (!m->namespaces) {
-    free(m);
-    return SB_ENOMEM;
-  }
-  for (i = 0; i < o->nnamespaces; i++)
+  for (i = 0; m->namespaces && i < o->nnamespaces; i++)
     m->namespaces[i] = keep(m, o->namespaces[i]);
   m->o.namespaces = m->namespaces;
+  if (!m->namespaces || m->oom) {
+    snprintf(err, errlen, "out of memory");
+    sb_manager_stop(m);  /* frees: nothing asynchronous exists yet */
+    return SB_ENOMEM;
+  }
 
   memset(&ko, 0, sizeof(ko));
   ko.path = m->o.kubeconfig;
@@ -854,7 +914,8 @@ int sb_manager_new(uv_loop_t *loop, const sb_manager_opts *o,
   m->metrics = sb_metrics_new();
   m->cache = sb_cache_new(on_change, m);
   m->index = sb_index_new();
-  if (!m->metrics || !m->cache || !m->index || register_metrics(m)) {
+  if (m->oom || !m->metrics || !m->cache || !m->index ||
+      register_metrics(m)) {
     snprintf(err, errlen, "out of memory");
     sb_manager_stop(m);
     return SB_ENOMEM;
@@ -933,6 +994,7 @@ static int serve(sb_manager *m, const char *addr, sb_httpd **out,
 int sb_manager_start(sb_manager *m, char *err, size_t errlen) {
   int rc;
 
+  m->started = 1;
   rc = serve(m, m->o.health_addr, &m->healthd, 0, err, errlen);
   if (!rc && !(m->o.health_addr && m->o.metrics_addr &&
                !strcmp(m->o.health_addr, m->o.metrics_addr)))
@@ -1007,12 +1069,15 @@ static void kube_closed(void *arg) {
   closed_one(arg);
 }
 
-/* Second phase: everything that talks to the API server has stopped (the
- * Lease is released); close what is left. */
+/* Last phase: nothing is reconciled any more and the Lease is released
+ * (or its release abandoned, lease_forced: then the lease is still closing
+ * and the client's close cancels its request); close what is left. */
 static void close_rest(sb_manager *m) {
   size_t i;
 
   m->pending++;  /* held until every close below has been started */
+  if (m->lease)
+    m->pending++;  /* lease_closed */
   for (i = 0; i < m->nwatches; i++)
     if (m->watches[i].r) {
       m->pending++;
@@ -1060,7 +1125,10 @@ static void lease_closed(void *arg) {
   sb_manager *m = arg;
 
   m->lease = NULL;
-  close_rest(m);
+  if (m->lease_forced)
+    closed_one(m);  /* close_rest has run already */
+  else
+    close_rest(m);
 }
 
 /* Second step of a stop: nothing is being reconciled any more. */
@@ -1070,10 +1138,45 @@ static void continue_stop(sb_manager *m) {
   m->stopping = 2;
   if (m->lease) {
     /* Release first: a follower takes over at once. */
+    if (m->timer.loop)
+      uv_timer_start(&m->timer, on_stop_deadline, STOP_RELEASE_MS, 0);
     sb_lease_close(m->lease, lease_closed, m);
     return;
   }
   close_rest(m);
+}
+
+/* Writes still out when the stop's patience ran out: the applier forgets
+ * them (their requests are canceled, their callbacks never come) and each
+ * ends as a failed reconcile. The last one's finish() continues the stop,
+ * which may free m: nothing here touches m after it. */
+static void abandon_flights(sb_manager *m) {
+  struct inflight *f = m->flights, *next;
+
+  sb_applier_free(m->applier);
+  m->applier = NULL;
+  for (; f; f = next) {
+    next = f->next;
+    finish(f, 0, -1);
+  }
+}
+
+static void on_stop_deadline(uv_timer_t *t) {
+  sb_manager *m = t->data;
+
+  if (m->stopping == 1 && m->inflight) {
+    sb_log(SB_LOG_WARN, "stopping without waiting for writes still out",
+           "in_flight=%zu waited_ms=%d", m->inflight, STOP_WRITES_MS);
+    abandon_flights(m);
+    return;
+  }
+  if (m->stopping == 2 && m->lease && !m->lease_forced) {
+    sb_log(SB_LOG_WARN, "stopping without releasing the lease: no answer",
+           "lease=%s/%s waited_ms=%d", m->o.lease_ns, m->o.lease_name,
+           STOP_RELEASE_MS);
+    m->lease_forced = 1;
+    close_rest(m);
+  }
 }
 
 static void stop_now(sb_manager *m, int status) {
@@ -1083,10 +1186,14 @@ static void stop_now(sb_manager *m, int status) {
   m->stopping = 1;
   if (m->queue)
     sb_queue_pause(m->queue);
-  if (m->timer.loop)
+  if (m->timer.loop) {
     uv_timer_stop(&m->timer);
-  sb_log(SB_LOG_INFO, "stopping", "status=%d in_flight=%zu", m->status,
-         m->inflight);
+    if (m->inflight)
+      uv_timer_start(&m->timer, on_stop_deadline, STOP_WRITES_MS, 0);
+  }
+  if (m->started)
+    sb_log(SB_LOG_INFO, "stopping", "status=%d in_flight=%zu", m->status,
+           m->inflight);
   continue_stop(m);  /* or finish() does, when the last reconcile ends */
 }
 

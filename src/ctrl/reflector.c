@@ -523,6 +523,13 @@ static void on_watch_end(void *arg, sb_kube_result *res) {
       report(r, "watch failed", res->err, res->message);
       free(r->rv);
       r->rv = NULL;
+      /* The server answered: failures before this one (an API server
+       * that was down, and came back with a new watch cache) say nothing
+       * about how long to wait now. Carrying them over would delay the
+       * relist by up to the maximum after every restart; the loop this
+       * guards against is still paced by the base delay (a completed
+       * list resets the count anyway). */
+      r->failures = 0;
       backoff(r, 1, -1);
       return;
     }

@@ -42,10 +42,10 @@ static const sb_gvk AP = {"security.istio.io", "v1", "AuthorizationPolicy",
 static const sb_gvk VS_BETA = {"networking.istio.io", "v1beta1",
                                "VirtualService", "virtualservices"};
 
-static const sb_cache_res R_TS = {SB_KIND_TRAFFIC_SPLIT, NULL};
-static const sb_cache_res R_POD = {SB_KIND_POD, NULL};
-static const sb_cache_res R_VS = {SB_KIND_UNKNOWN, &VS};
-static const sb_cache_res R_AP = {SB_KIND_UNKNOWN, &AP};
+static const sb_cache_res R_TS = {SB_KIND_TRAFFIC_SPLIT, NULL, NULL};
+static const sb_cache_res R_POD = {SB_KIND_POD, NULL, NULL};
+static const sb_cache_res R_VS = {SB_KIND_UNKNOWN, &VS, NULL};
+static const sb_cache_res R_AP = {SB_KIND_UNKNOWN, &AP, NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -254,7 +254,7 @@ static void model_put_replace_delete(void **state) {
   (void) state;
   for (i = 0; i < SB_ARRAY_SIZE(cases); i++) {
     const kindcase *k = &cases[i];
-    sb_cache_res r = {k->kind, NULL};
+    sb_cache_res r = {k->kind, NULL, NULL};
     const char *kn = sb_kind_name(k->kind);
     changelog l;
     sb_cache *c = new_cache(&l);
@@ -302,7 +302,7 @@ static void model_put_replace_delete(void **state) {
 static void wrong_input_is_refused(void **state) {
   changelog l;
   sb_cache *c = new_cache(&l);
-  sb_cache_res bad = {SB_KIND_UNKNOWN, NULL};
+  sb_cache_res bad = {SB_KIND_UNKNOWN, NULL, NULL};
 
   (void) state;
   /* A Service fed to the Pod resource, an object without a name or kind. */
@@ -875,6 +875,175 @@ static void sync_sweeps_the_missing(void **state) {
   done(c, &l);
 }
 
+/* One reflector per watched namespace: their syncs interleave, and each
+ * may sweep only what is missing from its own namespace. */
+
+static int pod_in(sb_cache *c, const char *ns, const char *name,
+                  const char *rv) {
+  const sb_cache_res r = {SB_KIND_POD, NULL, ns};
+  char text[512];
+
+  snprintf(text, sizeof(text),
+           "{'apiVersion':'v1','kind':'Pod','metadata':{'namespace':'%s',"
+           "'name':'%s','uid':'uid-%s','resourceVersion':'%s'},'spec':{"
+           "'serviceAccountName':'sa-%s','containers':[{'name':'c'}]}}",
+           ns, name, name, rv, rv);
+  return apply(c, &r, text);
+}
+
+static int ts_in(sb_cache *c, const char *ns, const char *name,
+                 const char *rv, const char *weight) {
+  const sb_cache_res r = {SB_KIND_TRAFFIC_SPLIT, NULL, ns};
+  char text[512];
+
+  snprintf(text, sizeof(text),
+           "{'apiVersion':'split.smi-spec.io/v1alpha4','kind':'TrafficSplit',"
+           "'metadata':{'namespace':'%s','name':'%s','uid':'uid-%s',"
+           "'resourceVersion':'%s'},'spec':{'service':'web','backends':["
+           "{'service':'web-v1','weight':%s},{'service':'web-v2',"
+           "'weight':10}]}}", ns, name, name, rv, weight);
+  return apply(c, &r, text);
+}
+
+static int vs_in(sb_cache *c, const char *ns, const char *name,
+                 const char *rv) {
+  const sb_cache_res r = {SB_KIND_UNKNOWN, &VS, ns};
+  char text[512];
+
+  snprintf(text, sizeof(text),
+           "{'apiVersion':'networking.istio.io/v1','kind':'VirtualService',"
+           "'metadata':{'namespace':'%s','name':'%s','uid':'uid-%s',"
+           "'resourceVersion':'%s','labels':{'app.kubernetes.io/managed-by':"
+           "'smi-bridge','smi-bridge.io/source-kind':'TrafficSplit',"
+           "'smi-bridge.io/source-name':'%s'}},'spec':{}}",
+           ns, name, name, rv, name);
+  return apply(c, &r, text);
+}
+
+static void sync_per_namespace(void **state) {
+  static const sb_cache_res pods1 = {SB_KIND_POD, NULL, "n1"};
+  static const sb_cache_res pods2 = {SB_KIND_POD, NULL, "n2"};
+  static const sb_cache_res pods3 = {SB_KIND_POD, NULL, "n3"};
+  static const sb_cache_res ts1 = {SB_KIND_TRAFFIC_SPLIT, NULL, "n1"};
+  static const sb_cache_res ts2 = {SB_KIND_TRAFFIC_SPLIT, NULL, "n2"};
+  static const sb_cache_res vs1 = {SB_KIND_UNKNOWN, &VS, "n1"};
+  static const sb_cache_res vs2 = {SB_KIND_UNKNOWN, &VS, "n2"};
+  static const sb_cache_res vs_all = {SB_KIND_UNKNOWN, &VS, NULL};
+  changelog l;
+  sb_cache *c = new_cache(&l);
+  const sb_world *w = sb_cache_world(c);
+
+  (void) state;
+  /* What the cache held when the connection broke. n3 is watched by
+   * nobody here: no namespace sync may touch it. */
+  assert_int_equal(pod_in(c, "n1", "p1", "1"), 0);
+  assert_int_equal(pod_in(c, "n1", "p2", "1"), 0);
+  assert_int_equal(pod_in(c, "n1", "p3", "1"), 0);
+  assert_int_equal(pod_in(c, "n2", "p1", "1"), 0);
+  assert_int_equal(pod_in(c, "n2", "p2", "1"), 0);
+  assert_int_equal(pod_in(c, "n2", "p3", "1"), 0);
+  assert_int_equal(pod_in(c, "n3", "p1", "1"), 0);
+  /* x valid, y invalid only, in both namespaces. */
+  assert_int_equal(ts_in(c, "n1", "x", "1", "90"), 0);
+  assert_int_equal(ts_in(c, "n1", "y", "1", "-1"), 0);
+  assert_int_equal(ts_in(c, "n2", "x", "1", "90"), 0);
+  assert_int_equal(ts_in(c, "n2", "y", "1", "-1"), 0);
+  assert_int_equal(vs_in(c, "n1", "a", "1"), 0);
+  assert_int_equal(vs_in(c, "n1", "b", "1"), 0);
+  assert_int_equal(vs_in(c, "n2", "a", "1"), 0);
+  assert_int_equal(vs_in(c, "n2", "b", "1"), 0);
+  assert_int_equal(sb_cache_count(c), 15);
+  take(&l);
+
+  /* Both namespaces relist at once; n1 has marked something before n2
+   * begins (a shared mark set would lose it). */
+  sb_cache_begin_sync(c, &pods1);
+  sb_cache_begin_sync(c, &ts1);
+  sb_cache_begin_sync(c, &vs1);
+  assert_int_equal(pod_in(c, "n1", "p1", "1"), 0);
+  assert_int_equal(ts_in(c, "n1", "x", "1", "90"), 0);
+  assert_int_equal(vs_in(c, "n1", "a", "1"), 0);
+  sb_cache_begin_sync(c, &pods2);
+  sb_cache_begin_sync(c, &ts2);
+  sb_cache_begin_sync(c, &vs2);
+  assert_int_equal(pod_in(c, "n2", "p1", "1"), 0);
+  assert_int_equal(pod_in(c, "n1", "p2", "1"), 0);
+  assert_int_equal(pod_in(c, "n2", "p2", "2"), 0);
+  assert_int_equal(ts_in(c, "n2", "y", "1", "-1"), 0);
+  assert_int_equal(vs_in(c, "n2", "b", "2"), 0);
+  assert_string_equal(take(&l), "M Pod n2/p2 1>2\n"
+                                "G VirtualService n2/b 1>2\n");
+  /* No sync of n3, nor of every namespace, is running. */
+  assert_int_equal(sb_cache_end_sync(c, &pods3), SB_EINVAL);
+  assert_int_equal(sb_cache_end_sync(c, &R_POD), SB_EINVAL);
+  assert_string_equal(take(&l), "");
+
+  /* n2 ends first: only n2's missing objects go. */
+  assert_int_equal(sb_cache_end_sync(c, &pods2), 0);
+  assert_int_equal(sb_cache_end_sync(c, &ts2), 0);
+  assert_int_equal(sb_cache_end_sync(c, &vs2), 0);
+  assert_string_equal(take(&l), "M Pod n2/p3 1>-\n"
+                                "M TrafficSplit n2/x 1>-\n"
+                                "G VirtualService n2/a 1>-\n");
+  assert_int_equal(sb_cache_end_sync(c, &pods2), SB_EINVAL);
+
+  /* n1 is still syncing: new objects are marked, then its sweep. */
+  assert_int_equal(pod_in(c, "n1", "p4", "1"), 0);
+  assert_string_equal(take(&l), "M Pod n1/p4 ->1\n");
+  assert_int_equal(sb_cache_end_sync(c, &pods1), 0);
+  assert_int_equal(sb_cache_end_sync(c, &ts1), 0);
+  assert_int_equal(sb_cache_end_sync(c, &vs1), 0);
+  assert_string_equal(take(&l), "M Pod n1/p3 1>-\n"
+                                "I TrafficSplit n1/y 1>-\n"
+                                "G VirtualService n1/b 1>-\n");
+  assert_non_null(sb_world_get(w, SB_KIND_POD, "n1", "p1"));
+  assert_non_null(sb_world_get(w, SB_KIND_POD, "n3", "p1"));
+  assert_non_null(sb_world_get(w, SB_KIND_TRAFFIC_SPLIT, "n1", "x"));
+  assert_non_null(sb_cache_invalid_get(c, SB_KIND_TRAFFIC_SPLIT, "n2",
+                                       "y"));
+  assert_non_null(sb_cache_gen(c, &VS, "n1", "a"));
+  assert_non_null(sb_cache_gen(c, &VS, "n2", "b"));
+  /* Pods n1/p1 p2 p4, n2/p1 p2, n3/p1; TS n1/x, n2/y; VS n1/a, n2/b. */
+  assert_int_equal(sb_cache_count(c), 10);
+
+  /* A list that starts over (its continue token expired) forgets its own
+   * marks, not the other namespace's. */
+  sb_cache_begin_sync(c, &pods1);
+  assert_int_equal(pod_in(c, "n1", "p1", "1"), 0);
+  sb_cache_begin_sync(c, &pods2);
+  assert_int_equal(pod_in(c, "n2", "p1", "1"), 0);
+  sb_cache_begin_sync(c, &pods1);
+  assert_int_equal(pod_in(c, "n1", "p2", "1"), 0);
+  assert_int_equal(pod_in(c, "n1", "p4", "1"), 0);
+  assert_int_equal(sb_cache_end_sync(c, &pods1), 0);
+  assert_string_equal(take(&l), "M Pod n1/p1 1>-\n");
+  assert_int_equal(pod_in(c, "n2", "p2", "2"), 0);
+  assert_int_equal(sb_cache_end_sync(c, &pods2), 0);
+  assert_string_equal(take(&l), "");
+
+  /* Overlapping syncs of every namespace and of one: starting and ending
+   * the one does not reset the other's marks. */
+  sb_cache_begin_sync(c, &vs_all);
+  assert_int_equal(vs_in(c, "n2", "b", "2"), 0);
+  sb_cache_begin_sync(c, &vs1);
+  assert_int_equal(sb_cache_end_sync(c, &vs1), 0);
+  assert_string_equal(take(&l), "G VirtualService n1/a 1>-\n");
+  assert_int_equal(sb_cache_end_sync(c, &vs_all), 0);
+  assert_string_equal(take(&l), "");
+  assert_non_null(sb_cache_gen(c, &VS, "n2", "b"));
+
+  /* An all-namespaces sync sweeps the whole resource, n3 included. */
+  sb_cache_begin_sync(c, &R_POD);
+  assert_int_equal(pod_in(c, "n2", "p2", "2"), 0);
+  assert_int_equal(sb_cache_end_sync(c, &R_POD), 0);
+  assert_string_equal(take(&l), "M Pod n1/p2 1>-\n"
+                                "M Pod n2/p1 1>-\n"
+                                "M Pod n3/p1 1>-\n"
+                                "M Pod n1/p4 1>-\n");
+  assert_int_equal(sb_world_count(w, SB_KIND_POD), 1);
+  done(c, &l);
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 static size_t heap_in_use(void) {
@@ -1005,6 +1174,7 @@ static void memory_per_entry(void **state) {
       break;
     }
     r.gvk = NULL;
+    r.ns = NULL;
     apply_text(c, &r, text);
   }
   b2 = sb_cache_bytes(c);
@@ -1049,6 +1219,7 @@ int main(void) {
     cmocka_unit_test(generated_managed_and_foreign),
     cmocka_unit_test(generated_by_source),
     cmocka_unit_test(sync_sweeps_the_missing),
+    cmocka_unit_test(sync_per_namespace),
     cmocka_unit_test(memory_per_entry),
   };
 

@@ -74,6 +74,7 @@ static void model_apply(sb_cache *c, const cJSON *obj) {
 
   r.kind = sb_kind_from_name(cJSON_GetObjectItem(obj, "kind")->valuestring);
   r.gvk = NULL;
+  r.ns = NULL;
   assert_int_not_equal(r.kind, SB_KIND_UNKNOWN);
   assert_int_equal(sb_cache_apply(c, &r, obj), 0);
 }
@@ -101,6 +102,7 @@ static sb_cache_res gen_res(const sb_gvk *gvk) {
 
   r.kind = SB_KIND_UNKNOWN;
   r.gvk = gvk;
+  r.ns = NULL;
   return r;
 }
 
@@ -228,7 +230,7 @@ static int change_leaf(cJSON *j) {
 }
 
 static void delete_source(sb_cache *c) {
-  sb_cache_res r = {SB_KIND_TRAFFIC_SPLIT, NULL};
+  sb_cache_res r = {SB_KIND_TRAFFIC_SPLIT, NULL, NULL};
   cJSON *j = J("{'metadata':{'namespace':'shop','name':'web'}}");
 
   assert_int_equal(sb_cache_delete(c, &r, j), 0);

@@ -489,6 +489,49 @@ static void gone_from_list_version(void **state) {
   env_done(&e);
 }
 
+/* The same after an outage: the watches from the list's version failed
+ * (the server was down) and the server that comes back answers 410. It
+ * answered, so the wait before the relist starts again from the base
+ * delay instead of going on growing from the outage's failures. */
+static void gone_after_outage(void **state) {
+  double rnd = 0.5;  /* no jitter: delays are exactly 300, 600, 1200 */
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'list','items':['a','b'],'rv':'10'},"
+       "{'expect':'watch','status':503,'message':'down'},"
+       "{'expect':'watch','status':503,'message':'down'},"
+       "{'expect':'watch','status':503,'message':'down'},"
+       "{'expect':'watch','status':410,'message':'too old'},"
+       "{'expect':'list','items':['a'],'rv':'20'},"
+       "{'expect':'watch','events':[],'then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm(&e, &c, &rnd, 300, 30000);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until_requests(&e, CM_PATH, 7);
+  run_until(&e, &c.n, 7);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "APPLY b", "SYNC_END",
+                "SYNC_BEGIN", "APPLY a", "SYNC_END");
+  assert_int_equal(c.nstore, 1);
+  fetch_requests();
+  no_script_errors();
+  assert_true(t_ms(req(CM_PATH, 4)) - t_ms(req(CM_PATH, 3)) >= 1200 - 2);
+  assert_false(is_watch(req(CM_PATH, 5)));
+  /* 300 ms, not the 2400 the outage had grown the delay to. */
+  assert_true(t_ms(req(CM_PATH, 5)) - t_ms(req(CM_PATH, 4)) >= 300 - 2);
+  assert_true(t_ms(req(CM_PATH, 5)) - t_ms(req(CM_PATH, 4)) < 2000);
+  sb_reflector_get_stats(r, &st);
+  assert_int_equal(st.gone, 1);
+  assert_int_equal(st.relists, 1);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
 /* A continue token that expires mid-list restarts the list from its first
  * page at once; a second expiry before any list completes backs off. */
 static void continue_expired(void **state) {
@@ -938,6 +981,7 @@ int main(void) {
       cmocka_unit_test(list_pages_then_watch),
       cmocka_unit_test(relist_on_gone),
       cmocka_unit_test(gone_from_list_version),
+      cmocka_unit_test(gone_after_outage),
       cmocka_unit_test(continue_expired),
       cmocka_unit_test(rewatch_after_errors),
       cmocka_unit_test(errors_back_off),
