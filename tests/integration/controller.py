@@ -15,6 +15,7 @@ namespace, so tests can run in parallel against one control plane.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,6 +190,8 @@ class Controller:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.stop()
+            # Passed: the logs are not needed any more.
+            shutil.rmtree(self.dir, ignore_errors=True)
         else:
             if self.alive():
                 self.proc.kill()
@@ -198,9 +201,9 @@ class Controller:
                 self.out_f.close()
             except Exception:
                 pass
-            # Keep the log in the failure output.
-            print("---- %s log (tail) ----\n%s" % (self.name,
-                                                   self.log_tail(60)))
+            # Keep the log in the failure output (and on disk).
+            print("---- %s log (tail; whole log in %s) ----\n%s"
+                  % (self.name, self.log_path, self.log_tail(60)))
         return False
 
 
