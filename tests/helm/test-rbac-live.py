@@ -273,6 +273,16 @@ class Roles:
 
 # ---- scenarios ----------------------------------------------------------------
 
+STARTED = []
+
+
+def controller(ns, *args, **kw):
+    """A Controller whose work directory (its log) is removed when the
+    test passes and kept when it fails."""
+    ctl = c.Controller(ns, *args, **kw)
+    STARTED.append(ctl)
+    return ctl
+
 def weights_are(w):
     return lambda o: [r.get("weight") for r in
                       o["spec"]["http"][0]["route"]] == [w, 10]
@@ -284,7 +294,7 @@ def translated_count(ns, name):
 
 
 def istio_full(ns, kc):
-    with c.Controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
+    with controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
                       name="istio") as ctl:
         ctl.wait_ready()
         h.apply(SPLIT % {"name": "web", "w": 90}, ns)
@@ -311,7 +321,7 @@ def istio_full(ns, kc):
 
 
 def linkerd_full(ns, kc):
-    with c.Controller(ns, "--mesh", "linkerd", *ELECT, kubeconfig=kc,
+    with controller(ns, "--mesh", "linkerd", *ELECT, kubeconfig=kc,
                       name="linkerd") as ctl:
         ctl.wait_ready()
         h.apply(SPLIT % {"name": "web", "w": 90}, ns)
@@ -344,7 +354,7 @@ def forbidden_line(log, what, resource, verb):
 
 
 def without_write_verbs(ns, kc, roles):
-    with c.Controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
+    with controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
                       name="istio-minus-one") as ctl:
         ctl.wait_ready()
         h.apply(SPLIT % {"name": "web", "w": 90}, ns)
@@ -415,7 +425,7 @@ def cleanup(ns, splits, target=False):
 def without_pod_watch(ns, kc, roles):
     roles.remove("", "pods", "watch")
     try:
-        with c.Controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
+        with controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
                           name="no-pod-watch") as ctl:
             ctl.wait_ready()
             line = h.wait_for(lambda: forbidden_line(
@@ -447,7 +457,7 @@ def without_pod_watch(ns, kc, roles):
 def without_pod_list(ns, kc, roles):
     roles.remove("", "pods", "list")
     try:
-        with c.Controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
+        with controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
                           name="no-pod-list") as ctl:
             line = h.wait_for(lambda: forbidden_line(
                 ctl.logs(), "cannot list", "pods", "list"), timeout=30,
@@ -534,6 +544,8 @@ def main():
             without_write_verbs(ns, kc, roles)
             without_pod_watch(ns, kc, roles)
             without_pod_list(ns, kc, roles)
+            for ctl in STARTED:
+                shutil.rmtree(ctl.dir, ignore_errors=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             if installed:
