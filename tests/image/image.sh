@@ -23,7 +23,9 @@
 #                               Kubernetes' readOnlyRootFilesystem does
 #                               (buildah run cannot; this uses a private
 #                               mount namespace and chroot; root only;
-#                               host network)
+#                               host network). TERM, INT and HUP are
+#                               passed on to the process; the container
+#                               is removed when it ends
 #   image.sh size [--tag T]     uncompressed and gzip-compressed size, bytes
 #   image.sh buildah ARGS...    buildah with the storage this script uses
 #
@@ -84,9 +86,8 @@ check_user() {
     die "running as $u without /etc/subuid and /etc/subgid entries: rootless buildah needs them (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $u), or run as root"
 }
 
-bah() {
-  buildah --root "$storage" --runroot "$runroot" --storage-driver vfs "$@"
-}
+buildah_cmd=(buildah --root "$storage" --runroot "$runroot" --storage-driver vfs)
+bah() { "${buildah_cmd[@]}" "$@"; }
 
 have_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
 
@@ -272,8 +273,15 @@ cmd_run() {
       --format '{{range .OCIv1.Config.Cmd}}{{println .}}{{end}}' "$tag")
   fi
   [ ${#argv[@]} -gt 0 ] || die "nothing to run: $tag has no ENTRYPOINT or CMD"
+  # The container is removed however this ends: the process exits, a
+  # step fails (die), or we are stopped before the process started.
+  trap remove_ctr EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
   ctr=$(bah from --pull-never --quiet "$tag") ||
     die "buildah from $tag failed"
+  run_ctr=$ctr
   rc=0
   if [ -n "$ro" ]; then
     run_read_only "$ctr" "${user:-$(image_user "$tag")}" || rc=$?
@@ -285,10 +293,43 @@ cmd_run() {
     # chroot isolation shares the host's network; --network host says so
     # explicitly (the in-cluster test reaches an API server on loopback).
     [ -z "$net" ] || opts+=(--network "$net")
-    bah run --isolation chroot ${opts[@]+"${opts[@]}"} "$ctr" -- \
+    # buildah itself, not the bah function: a signal must reach buildah
+    # (which passes it on), not a subshell running the function.
+    supervise "${buildah_cmd[@]}" run --isolation chroot ${opts[@]+"${opts[@]}"} "$ctr" -- \
       "${argv[@]}" || rc=$?
   fi
-  bah rm "$ctr" >/dev/null 2>&1 || true
+  return "$rc"
+}
+
+# The container of the current `run`, removed by the EXIT trap.
+run_ctr=""
+remove_ctr() {
+  [ -z "$run_ctr" ] || bah rm "$run_ctr" >/dev/null 2>&1 || true
+  run_ctr=""
+}
+
+# supervise CMD...: runs CMD and returns its exit status, passing TERM,
+# INT and HUP on to it, as a container engine's `stop` hands the signal to
+# the container's process (which then shuts down in its own time) rather
+# than ending the engine. With --read-only CMD execs into the image's
+# process, so the signal reaches it directly.
+supervise() {
+  local pid rc sig
+  "$@" &
+  pid=$!
+  for sig in TERM INT HUP; do
+    # shellcheck disable=SC2064 # the pid is meant to be fixed here
+    trap "kill -s $sig $pid 2>/dev/null || true" "$sig"
+  done
+  # A trapped signal ends `wait` early; wait again until the process is
+  # gone, then once more for its status (bash keeps it), not that of the
+  # interrupted wait.
+  while :; do
+    wait "$pid" 2>/dev/null || true
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  rc=0
+  wait "$pid" 2>/dev/null || rc=$?
   return "$rc"
 }
 
@@ -325,7 +366,7 @@ run_read_only() {
   mapfile -t env < <(bah inspect --type image \
     --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$tag")
   env+=(${envs[@]+"${envs[@]}"})
-  unshare --mount --propagation private -- bash -c '
+  supervise unshare --mount --propagation private -- bash -c '
     set -e
     mnt=$1 user=$2 n=$3; shift 3
     mount --bind "$mnt" "$mnt"
