@@ -31,6 +31,7 @@
 #include "sb/version.h"
 
 #define CONTROLLER "smi-bridge"
+#define FORBIDDEN_GRACE_MS 5000
 /* Discovery retries: like the reflectors' backoff, so a controller started
  * before its API server is ready within a second or two of it. */
 #define DISCOVERY_RETRY_MS 1000
@@ -49,6 +50,9 @@ struct watch {
   sb_cache_res res;
   int gating;          /* readiness waits for it */
   int synced;
+  int input;           /* a model kind (SMI, Service, Pod), not an output */
+  int degraded;        /* refused (403) too long: gating waived */
+  uint64_t forbidden_since;
   sb_reflector *r;
 };
 
@@ -616,6 +620,7 @@ static int add_watch(sb_manager *m, const char *group, const char *version,
   w->res = *res;
   w->res.ns = w->ns;  /* the sync of this watch covers its namespace only */
   w->gating = gating;
+  w->input = res->kind != SB_KIND_UNKNOWN;
   if (!w->name || !w->group || !w->version || !w->resource ||
       (ns && !w->ns)) {
     free(w->name);
@@ -723,7 +728,8 @@ static void check_gates(sb_manager *m) {
   int synced = m->discovered;
 
   for (i = 0; i < m->nwatches && synced; i++)
-    if (m->watches[i].gating && !m->watches[i].synced)
+    if (m->watches[i].gating && !m->watches[i].synced &&
+        !m->watches[i].degraded)
       synced = 0;
   if (synced && !m->synced) {
     m->synced = 1;
@@ -738,11 +744,50 @@ static void check_gates(sb_manager *m) {
     sb_queue_pause(m->queue);
 }
 
+/* While the caches sync: an input resource the API server keeps refusing
+ * (403) stops holding everything else back after a grace period. That is
+ * safe for inputs only -- a translation that needs the missing objects
+ * reports them as missing and changes nothing --, never for output kinds:
+ * without their list, foreign objects would be invisible and could be
+ * overwritten. */
+static void on_gate_timer(uv_timer_t *t) {
+  sb_manager *m = t->data;
+  uint64_t now = uv_now(m->loop);
+  size_t i;
+
+  if (m->stopping || m->synced) {
+    uv_timer_stop(t);
+    return;
+  }
+  for (i = 0; i < m->nwatches; i++) {
+    struct watch *w = &m->watches[i];
+    const char *msg = NULL;
+
+    if (!w->gating || w->synced || w->degraded || !w->input || !w->r)
+      continue;
+    if (sb_reflector_error(w->r, &msg) != SB_EFORBIDDEN) {
+      w->forbidden_since = 0;
+      continue;
+    }
+    if (!w->forbidden_since) {
+      w->forbidden_since = now;
+    } else if (now - w->forbidden_since >= FORBIDDEN_GRACE_MS) {
+      w->degraded = 1;
+      sb_log(SB_LOG_ERROR, "continuing without a resource the API server "
+             "refuses; objects that need it are reported as missing",
+             "resource=%s namespace=%s detail=%s", w->name,
+             w->ns ? w->ns : "*", msg ? msg : "forbidden");
+    }
+  }
+  check_gates(m);
+}
+
 static void on_leading(void *arg, int leading) {
   sb_manager *m = arg;
 
   m->leading = leading;
-  sb_log(SB_LOG_INFO, leading ? "became leader" : "not the leader",
+  sb_log(SB_LOG_DEBUG, leading ? "leading: writes enabled"
+                               : "not leading: writes paused",
          "identity=%s lease=%s/%s", m->o.identity, m->o.lease_ns,
          m->o.lease_name);
   check_gates(m);
@@ -829,6 +874,9 @@ static void on_discovered(void *arg, int err, const char *msg,
     stop_now(m, 1);
     return;
   }
+  /* The discovery timer is free from here on: it watches the initial
+   * sync for inputs the API server refuses (on_gate_timer). */
+  uv_timer_start(&m->timer, on_gate_timer, 1000, 1000);
   if (m->o.leader_elect && !m->o.dry_run) {
     sb_lease_opts lo;
     memset(&lo, 0, sizeof(lo));

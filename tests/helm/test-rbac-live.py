@@ -30,9 +30,11 @@ cluster CA.
      object stays, other splits are still served; restored, it is pruned;
    - watch on pods (new controller): it lists, gets ready and reconciles,
      logs the forbidden watch naming pods, and recovers when restored;
-   - list on pods (new controller): it logs the forbidden list, /readyz
-     answers 503 naming pods and nothing is written (the controller does
-     not act on a partial cache); restored, it gets ready and writes.
+   - list on pods (new controller): it logs the forbidden list; after the
+     grace period it says it continues without pods and keeps serving the
+     rest (a TrafficSplit is written; a TrafficTarget, which needs the
+     pods, gets a MissingDependency Event and writes nothing); restored,
+     the pods sync and the TrafficTarget is written.
 
 Environment: as the integration tests (tests/integration/harness.py), plus
 HELM (else tests/helm/build-helm.sh --check finds it).
@@ -464,19 +466,24 @@ def without_pod_list(ns, kc, roles):
                 what="a reflector line for the forbidden list of pods")
             h.log("log: %s" % line[line.find("level="):])
             h.apply(SPLIT % {"name": "web", "w": 90}, ns)
-            time.sleep(3)
-            status, body = ctl._get(ctl.health, "/readyz")
-            h.expect_eq((status, "waiting for pods in %s to sync" % ns in
-                         body), (503, True), "/readyz without list on pods "
-                        "(body %r)" % body)
-            h.check(ctl.alive(), "the controller died")
-            h.check(c.get_json(VS, "web-split", ns) is None,
-                    "the controller wrote from a partial cache")
-            roles.restore("", "pods", "list")
-            ctl.wait_ready(timeout=60)
+            h.apply(TARGET, ns)
+            # The rest is served: splits need no pods.
+            h.wait_for(lambda: "continuing without a resource" in
+                       ctl.logs(), timeout=30,
+                       what="the controller continuing without pods")
+            ctl.wait_ready(timeout=30)
             c.wait_object(VS, "web-split", ns, weights_are(90),
-                          what="web-split once list is back")
-            cleanup(ns, ["web"])
+                          what="web-split written without the pods")
+            # What needs the pods says so and changes nothing.
+            c.wait_event(ns, "web-to-api", "MissingDependency",
+                         contains="Pods")
+            h.check(c.get_json(IAP, "web-to-api-access", ns) is None,
+                    "an AuthorizationPolicy was written without the pods")
+            h.check(ctl.alive(), "the controller died")
+            roles.restore("", "pods", "list")
+            c.wait_object(IAP, "web-to-api-access", ns, timeout=90,
+                          what="the AuthorizationPolicy once list is back")
+            cleanup(ns, ["web"], True)
     finally:
         roles.restore("", "pods", "list")
 

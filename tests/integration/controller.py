@@ -64,6 +64,7 @@ class Controller:
         self.out_path = os.path.join(self.dir, name + ".out")
         self.vg_path = os.path.join(self.dir, "valgrind.log")
         self.exit_code = None
+        self._kept = None  # (log, output) once the work dir is removed
 
     def argv(self):
         argv = [h.SMI_BRIDGE, "run", "-v", "2",
@@ -91,10 +92,14 @@ class Controller:
         return self
 
     def logs(self):
+        if self._kept is not None:
+            return self._kept[0]
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
     def output(self):
+        if self._kept is not None:
+            return self._kept[1]
         with open(self.out_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
@@ -190,7 +195,9 @@ class Controller:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.stop()
-            # Passed: the logs are not needed any more.
+            # Passed: keep the logs in memory (callers may still read
+            # them), not on disk.
+            self._kept = (self.logs(), self.output())
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             if self.alive():
