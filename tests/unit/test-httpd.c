@@ -428,7 +428,7 @@ static void slow_client(struct fixture *f) {
   t0 = now_ms();
   fd = connect_to(f->port);
   for (i = 0; i < 15; i++) {
-    if (send_all(fd, "GET /healthz HTTP/1.1\r\nX: y\r\n" + i, 1) != 0)
+    if (send_all(fd, &"GET /healthz HTTP/1.1\r\nX: y\r\n"[i], 1) != 0)
       break;
     usleep(20000);
   }
