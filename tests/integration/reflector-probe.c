@@ -39,17 +39,6 @@
 #include "sb/model.h"
 #include "sb/reflector.h"
 
-#if !__has_include("../../src/translate/translate.c")
-/* discovery.c asks the translate module which kinds a configuration
- * writes (sb_discovery_serves, which the probe never calls). Until that
- * module is part of this tree, an empty answer lets the probe link. */
-size_t sb_translate_output_kinds(const sb_translate_opts *o,
-                                 const sb_gvk **kinds) {
-  (void) o;
-  *kinds = NULL;
-  return 0;
-}
-#endif
 
 typedef struct probe {
   uv_loop_t *loop;

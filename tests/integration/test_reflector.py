@@ -33,14 +33,10 @@ the controller's cache applies them) must equal what kubectl reads, and
 the counters must show which path was taken. The time from B being ready
 again to the store being right is printed.
 """
-import ctypes
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,6 +45,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+from apiserver import APIServer, die_with_parent, free_port  # noqa: E402
 
 
 def probe_path():
@@ -60,104 +57,6 @@ def probe_path():
             "sb-reflector-probe not found (build it, or set "
             "SB_REFLECTOR_PROBE): %s" % p)
     return p
-
-
-def die_with_parent():
-    # The API server and the probe must not outlive this test, even when
-    # it is killed: PR_SET_PDEATHSIG.
-    os.setsid()
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class APIServer:
-    """A second kube-apiserver on the fixture's etcd: the fixture's own
-    command line with another --secure-port (and extra flags)."""
-
-    def __init__(self, workdir):
-        self.dir = h.TESTENV_DIR
-        with open(os.path.join(self.dir, "kube-apiserver.pid")) as f:
-            pid = f.read().strip()
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            argv = [a.decode() for a in f.read().split(b"\0") if a]
-        h.check(argv and argv[0].endswith("kube-apiserver"),
-                "the fixture's kube-apiserver is not running")
-        self.port = free_port()
-        self.argv = []
-        i = 0
-        while i < len(argv):
-            a = argv[i]
-            if a == "--secure-port":
-                self.argv += [a, str(self.port)]
-                i += 2
-                continue
-            if a.startswith("--secure-port="):
-                a = "--secure-port=%d" % self.port
-            self.argv.append(a)
-            i += 1
-        self.workdir = workdir
-        self.proc = None
-        self.starts = 0
-        pki = os.path.join(self.dir, "pki")
-        self.ctx = ssl.create_default_context(
-            cafile=os.path.join(pki, "ca.crt"))
-        self.ctx.load_cert_chain(os.path.join(pki, "admin.crt"),
-                                 os.path.join(pki, "admin.key"))
-        with open(os.environ["KUBECONFIG"]) as f:
-            kc = f.read()
-        api = h.instance()["SB_TESTENV_API_URL"]
-        h.check(api in kc, "the kubeconfig does not name %s" % api)
-        self.kubeconfig = os.path.join(workdir, "kubeconfig-b")
-        with open(self.kubeconfig, "w") as f:
-            f.write(kc.replace(api, "https://127.0.0.1:%d" % self.port))
-
-    def ready(self):
-        try:
-            c = http.client.HTTPSConnection("127.0.0.1", self.port,
-                                            context=self.ctx, timeout=2)
-            c.request("GET", "/readyz")
-            ok = c.getresponse().read() == b"ok"
-            c.close()
-            return ok
-        except OSError:
-            return False
-
-    def start(self, *extra):
-        self.starts += 1
-        log = open(os.path.join(self.workdir, "apiserver-b.%d.log"
-                                % self.starts), "w")
-        self.proc = subprocess.Popen(self.argv + list(extra),
-                                     stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent)
-        log.close()
-        t0 = self.spawned = time.monotonic()
-        h.wait_for(lambda: self.proc.poll() is not None or self.ready(),
-                   timeout=90, interval=0.05, what="API server B ready")
-        h.check(self.proc.poll() is None, "API server B exited (log %s)"
-                % log.name)
-        t = time.monotonic()
-        h.log("API server B ready in %.1f s (%s)" % (
-            t - t0, " ".join(extra) or "watch cache on"))
-        return t
-
-    def stop(self, sig):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        return time.monotonic()
 
 
 class Probe:

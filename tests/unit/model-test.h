@@ -22,14 +22,6 @@
 #include "sb/err.h"
 #include "sb/model.h"
 
-/* Line tests need the doc module; it is merged separately, so they are
- * compiled in only where it exists. */
-#if defined(__has_include)
-#if __has_include("../../src/doc/CMakeLists.txt")
-#define SB_TEST_DOC 1
-#endif
-#endif
-
 static inline cJSON *J(const char *text) {
   char *s = strdup(text), *p;
   cJSON *j;

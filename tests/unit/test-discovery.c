@@ -28,49 +28,6 @@
 
 #include "fakeapi.h"
 
-#if !__has_include("../../src/translate/translate.c")
-/* Until the translate module is part of this tree, the kinds it writes
- * (its table, for the configurations used below); once it is, the real
- * table is used and this double disappears. */
-static const sb_gvk istio_v1[] = {
-  {"networking.istio.io", "v1", "VirtualService", "virtualservices"},
-  {"security.istio.io", "v1", "AuthorizationPolicy",
-   "authorizationpolicies"},
-};
-static const sb_gvk istio_v1beta1[] = {
-  {"networking.istio.io", "v1beta1", "VirtualService", "virtualservices"},
-  {"security.istio.io", "v1beta1", "AuthorizationPolicy",
-   "authorizationpolicies"},
-};
-static const sb_gvk istio_gw[] = {
-  {"gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"},
-  {"security.istio.io", "v1", "AuthorizationPolicy",
-   "authorizationpolicies"},
-};
-static const sb_gvk linkerd_sp[] = {
-  {"linkerd.io", "v1alpha2", "ServiceProfile", "serviceprofiles"},
-  {"policy.linkerd.io", "v1beta3", "HTTPRoute", "httproutes"},
-  {"policy.linkerd.io", "v1beta3", "Server", "servers"},
-  {"policy.linkerd.io", "v1alpha1", "AuthorizationPolicy",
-   "authorizationpolicies"},
-  {"policy.linkerd.io", "v1alpha1", "MeshTLSAuthentication",
-   "meshtlsauthentications"},
-};
-
-size_t sb_translate_output_kinds(const sb_translate_opts *o,
-                                 const sb_gvk **kinds) {
-  if (o->mesh == SB_MESH_LINKERD) {
-    *kinds = o->linkerd_service_profile ? linkerd_sp : linkerd_sp + 1;
-    return o->linkerd_service_profile ? 5 : 4;
-  }
-  if (o->routes == SB_ROUTES_GATEWAY_API) {
-    *kinds = istio_gw;
-    return 2;
-  }
-  *kinds = o->istio_api == SB_ISTIO_API_V1BETA1 ? istio_v1beta1 : istio_v1;
-  return 2;
-}
-#endif
 
 static fakeapi fa;
 static sb_kubeconfig cfg;

@@ -482,7 +482,6 @@ static void real_clients(void **state) {
   sb_diags_free(&d);
 }
 
-#ifdef SB_TEST_DOC
 #include "sb/doc.h"
 
 struct lines {
@@ -555,7 +554,6 @@ static void errors_carry_lines(void **state) {
   sb_obj_free(l.obj);
   sb_diags_free(&l.diags);
 }
-#endif
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -570,9 +568,7 @@ int main(void) {
     cmocka_unit_test(object_level_errors),
     cmocka_unit_test(long_lists),
     cmocka_unit_test(real_clients),
-#ifdef SB_TEST_DOC
     cmocka_unit_test(errors_carry_lines),
-#endif
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
