@@ -31,14 +31,14 @@ eval "$($testenv env --dir "$state")"
 
 pids=()
 stop() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP PIPE EXIT
   echo
   echo "== stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   $testenv down --dir "$state" || true
 }
-trap stop INT TERM EXIT
+trap stop INT TERM HUP PIPE EXIT
 
 # The examples name namespace "demo"; each mesh gets its own copy.
 for mesh in istio linkerd; do
