@@ -79,6 +79,8 @@ struct sb_manager {
   struct watch *watches;
   size_t nwatches;
 
+  const char *own_key;        /* the key whose writes are being put into
+                                 the cache (on_applied) */
   int synced;                 /* every gating reflector synced once */
   int leading;
   int stopping;
@@ -358,7 +360,11 @@ static void on_applied(void *arg, sb_apply_result *res) {
     return;
   }
   /* Update the cache with what the server returned, so a reconcile that
-   * runs before the watch event arrives already sees it. */
+   * runs before the watch event arrives already sees it. The changes
+   * this makes do not queue f->key again: the objects are what its plan
+   * just wrote (or deleted), and anything that changed since has queued
+   * it already. (Other keys a change touches are queued as usual.) */
+  m->own_key = f->key;
   for (i = 0; i < f->plan.nactions; i++) {
     const sb_action *a = &f->plan.actions[i];
     const sb_cache_res *cr = res_of_gvk(m, a->gvk);
@@ -400,6 +406,7 @@ static void on_applied(void *arg, sb_apply_result *res) {
       cJSON_Delete(stub);
     }
   }
+  m->own_key = NULL;
   for (i = 0; i < res->nfailures; i++) {
     const sb_apply_failure *fl = &res->failures[i];
     const sb_action *a = fl->action;
@@ -505,8 +512,9 @@ static void process(sb_queue *q, const char *key, void *data) {
 static void enqueue(void *arg, const char *key) {
   sb_manager *m = arg;
 
-  if (!m->stopping)
-    sb_queue_add(m->queue, key);
+  if (m->stopping || (m->own_key && strcmp(key, m->own_key) == 0))
+    return;
+  sb_queue_add(m->queue, key);
 }
 
 static void on_change(void *arg, const sb_change *c) {
@@ -886,6 +894,11 @@ int sb_manager_new(uv_loop_t *loop, const sb_manager_opts *o,
   rco.component = CONTROLLER;
   rco.host = m->host;
   rco.dry_run = o->dry_run;
+  /* Events get a write budget of their own, as with a client-go event
+   * sink (which has its own client): they never take the tokens of the
+   * writes that keep objects in step. */
+  rco.qps = o->qps;
+  rco.burst = o->burst;
   if (!rc)
     rc = sb_recorder_new(loop, m->kube, &rco, &m->rec);
   if (!rc)
