@@ -240,6 +240,7 @@ struct sb_cache {
   sb_cache_fn fn;
   void *arg;
   sb_world *world;
+  sb_pool *pool;     /* what pods repeat (labels, ports, names) */
   difftab invalid;   /* unusable current versions */
   difftab warned;    /* warnings of the world's (valid) versions */
   modelsync ms[SB_KIND__COUNT];
@@ -514,8 +515,9 @@ sb_cache *sb_cache_new(sb_cache_fn on_change, void *arg) {
   c->fn = on_change;
   c->arg = arg;
   c->world = sb_world_new();
+  c->pool = sb_pool_new();
   c->bysrc = sb_hmap_new(0);
-  if (!c->world || !c->bysrc) {
+  if (!c->world || !c->pool || !c->bysrc) {
     sb_cache_free(c);
     return NULL;
   }
@@ -583,6 +585,7 @@ void sb_cache_free(sb_cache *c) {
     sb_hmap_free(c->bysrc);
   }
   sb_world_free(c->world);
+  sb_pool_free(c->pool);
   free(c);
 }
 
@@ -751,6 +754,8 @@ static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
 
   if (na != nb)
     return 0;
+  if (a == b)
+    return 1;  /* the same shared block */
   for (i = 0; i < na; i++)
     if (!streq(a[i].key, b[i].key) || !streq(a[i].value, b[i].value))
       return 0;
@@ -809,6 +814,9 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
     return SB_EINVAL;
   }
   if (rc == 0) {
+    /* Best effort: a pod that cannot be shared is kept as parsed. */
+    if (kind == SB_KIND_POD)
+      sb_obj_share(&obj, c->pool);
     quiet = kind == SB_KIND_POD && cur && pod_same(cur, obj);
     rc = sb_world_put(c->world, obj, &old);
     if (rc) {
@@ -1393,6 +1401,7 @@ size_t sb_cache_bytes(const sb_cache *c) {
   for (k = 1; k < SB_KIND__COUNT; k++)
     objs += sb_world_count(c->world, (sb_kind) k);
   n += sb_world_bytes(c->world) + objs * (ARENA_OVERHEAD + WORLD_ENTRY_COST);
+  n += sb_pool_bytes(c->pool) + sb_pool_count(c->pool) * ARENA_OVERHEAD;
   n += c->invalid.bytes + c->warned.bytes + c->gen_bytes;
   n += c->nsrc * (alloc_cost(sizeof(srcgroup) + 64) + SLOT_COST);
   return n;
