@@ -6,9 +6,10 @@
  *   world      the model objects translations read: SMI objects (their last
  *              VALID version), Services, Pods (compact), ServiceAccounts.
  *   generated  every object of the kinds smi-bridge may write, ours or not:
- *              ours (managed-by=smi-bridge) are kept whole, so reconcile can
- *              tell whether the desired object is already there; foreign
- *              ones only as a name, so reconcile can refuse to touch them.
+ *              ours (managed-by=smi-bridge) with a fingerprint of their
+ *              fields, so reconcile can tell whether the desired object is
+ *              already there (sb_gen_contains); foreign ones only as a
+ *              name, so reconcile can refuse to touch them.
  *   invalid    SMI objects whose current version does not parse: their
  *              diagnostics and uid (for the Event). Their last valid version,
  *              if any, stays in the world -- a bad edit changes nothing.
@@ -48,9 +49,6 @@ typedef struct sb_gen {
   int managed;                 /* labelled managed-by=smi-bridge */
   const char *source_kind;     /* label values, NULL when absent */
   const char *source_name;
-  const cJSON *obj;            /* the whole object when managed, else NULL;
-                                  without metadata.managedFields, status
-                                  and the kubectl last-applied annotation */
   /* The source's full name (the label value is hashed for names over 63
    * characters): the smi-bridge.io/source-name annotation when present,
    * else the name of the one ownerReference of the source's kind whose
@@ -132,6 +130,17 @@ int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res);
 /* Generated objects. */
 const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
                            const char *ns, const char *name);
+/* Is every field of desired present, equal, in the managed object g?
+ * The rules of sb_json_subset (reconcile.h), answered from a fingerprint
+ * the cache keeps instead of the object: the 64-bit hashes of its leaves
+ * with their paths, and of its lists' lengths (not of status,
+ * metadata.managedFields, uid, resourceVersion, creationTimestamp,
+ * generation and the kubectl last-applied annotation). Differs from
+ * sb_json_subset only where desired holds an empty map (always
+ * contained) or an empty list facing a non-list value (contained), and
+ * by the odds of a 64-bit collision. 0 for a foreign object; 1 for a
+ * NULL desired. */
+int sb_gen_contains(const sb_gen *g, const cJSON *desired);
 /* Iterations stop when fn returns non-zero and return that value; fn must
  * not change the cache. */
 typedef int (*sb_gen_fn)(void *arg, const sb_gen *g);

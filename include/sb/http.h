@@ -29,6 +29,10 @@
  * by default: a write is never stuck behind watches that do not end. New
  * requests wait for a connection being set up to learn whether it can
  * multiplex (CURLOPT_PIPEWAIT) rather than each opening its own.
+ * Streamed requests (watches) share a connection of their own, apart
+ * from the buffered ones (lists, writes): with libcurl 7.88 a response
+ * multiplexed next to watch streams could stall until the next watch
+ * event (see http.c); with curl's OpenSSL backend only.
  *
  * Logging: each finished request logs method, path, status, protocol and
  * duration at SB_LOG_DEBUG. Header values, tokens, keys and certificates

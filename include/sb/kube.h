@@ -26,8 +26,8 @@
  * changed. Nothing else is retried here: 429 and 5xx go back to the caller
  * (whose queue backs off), with Retry-After reported.
  *
- * Writes (everything but GET) pass a token bucket (qps/burst); reads and
- * watches do not.
+ * Writes (everything but GET) pass a token bucket (qps/burst), unless
+ * flagged SB_KUBE_UNPACED; reads and watches do not.
  */
 #ifndef SB_KUBE_H
 #define SB_KUBE_H
@@ -138,6 +138,11 @@ int sb_kube_watch(sb_kube *k, const sb_kube_target *t,
                   sb_kube_cb cb, void *arg, sb_kube_call **call);
 
 #define SB_KUBE_DRY_RUN 1u  /* dryRun=All: validated, not stored */
+/* Skips the write token bucket: for writes the caller paces itself (the
+ * Events recorder has its own bucket, as a client-go event sink has its
+ * own client, so Events never take the tokens of the writes that keep
+ * objects in step). */
+#define SB_KUBE_UNPACED 2u
 
 /* POST to the collection of t (t->name is ignored). */
 int sb_kube_create(sb_kube *k, const sb_kube_target *t, const cJSON *obj,

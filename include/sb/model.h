@@ -7,7 +7,8 @@
  * model, never raw JSON, so "which version was it" is answered once, here.
  *
  * Ownership: every string and array of an object lives in the object's own
- * arena (one allocation for a typical object); sb_obj_free releases it all.
+ * arena (one allocation for a typical object); sb_obj_free releases it all
+ * (a pod's shared parts: see sb_obj_share).
  * Values that many objects repeat ("TCP", "Running", "default", method
  * names, common label keys, the apiVersion) may instead point to static
  * storage -- never free or compare them by address. Objects are immutable
@@ -68,7 +69,10 @@ typedef struct sb_obj {
   int64_t generation;
   const char *file;         /* source file (offline) or NULL */
   int line;                 /* first line of the object in file, or 0 */
-  sb_arena *arena;          /* owns all of the above and below */
+  unsigned char shared;     /* model-internal: which parts live in an
+                               sb_pool (sb_obj_share); 0 otherwise */
+  sb_arena *arena;          /* owns all of the above and below, except
+                               the parts sb_obj_share moved to a pool */
 } sb_obj;
 
 /* ---- SMI ---------------------------------------------------------------- */
@@ -219,6 +223,30 @@ int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
                    sb_diags *diags);
 
 void sb_obj_free(sb_obj *obj);
+
+/* ---- sharing what pods repeat ---------------------------------------------
+ *
+ * The replicas of one workload have the same labels, container ports,
+ * ServiceAccount and namespace. A pool keeps each of those once, as a
+ * refcounted block found by its content; sb_obj_share moves a pod's parts
+ * there and the rest (struct, name, resourceVersion) into an arena of its
+ * own, about 130 bytes less per pod. The pod reads exactly as before;
+ * sb_obj_free drops its references. Pools are not thread-safe (one per
+ * cache, used from one thread). */
+typedef struct sb_pool sb_pool;
+
+sb_pool *sb_pool_new(void);
+/* Frees the table. Blocks still held by objects stay valid until their
+ * last object is freed. */
+void sb_pool_free(sb_pool *p);
+/* Bytes held by the pool's blocks and table (each block counted once),
+ * and how many blocks there are. */
+size_t sb_pool_bytes(const sb_pool *p);
+size_t sb_pool_count(const sb_pool *p);
+/* For a pod parsed from the API (no file, no uid kept): replaces *obj by
+ * the shared form (the old one is freed). 0, or SB_ENOMEM with *obj
+ * unchanged. Any other object, or a pod already shared: 0, unchanged. */
+int sb_obj_share(sb_obj **obj, sb_pool *pool);
 
 /* A diagnostic location for an object (file, line, kind, ns, name). */
 sb_diag_loc sb_obj_loc(const sb_obj *obj);

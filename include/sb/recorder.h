@@ -27,8 +27,13 @@
  *     (least recently used go first).
  *   - Spam filter: per involved object a token bucket of 25, refilled one
  *     per 5 minutes; every occurrence takes a token (repeats too), and an
- *     Event without one is dropped (debug log). Also dropped: new Events
- *     while 64 writes are already out.
+ *     Event without one is dropped (debug log).
+ *   - Writes go out one at a time, in order, paced by the recorder's own
+ *     token bucket (qps/burst) and not by the client's write bucket, as
+ *     client-go's event sink does: Events never hold up the writes that
+ *     keep objects in step. New Events are dropped while 1000 wait.
+ *   - An Event last seen a window ago is forgotten (its repeat would be a
+ *     new Event anyway), as is a spam bucket that has filled up again.
  *   - Dry run: the Event is logged (info, "event (dry run)", with its
  *     count) instead of written; filter and de-dup still apply.
  */
@@ -57,6 +62,8 @@ typedef struct sb_recorder_opts {
   const char *host;          /* reporting instance (pod name), may be NULL */
   int dry_run;               /* log Events instead of writing them */
   unsigned window_ms;        /* aggregation window; 0 = 10 min */
+  double qps;                /* Event writes per second; <= 0 unlimited */
+  int burst;                 /* bucket size; < 1 = 1 */
 } sb_recorder_opts;
 
 int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
@@ -70,8 +77,12 @@ int sb_recorder_event(sb_recorder *r, const sb_objref *obj,
  * (metrics, tests). Either pointer may be NULL. */
 void sb_recorder_stats(const sb_recorder *r, unsigned long *written,
                        unsigned long *failed);
-/* Events dropped by the spam filter or the in-flight cap. */
+/* Events dropped by the spam filter or the queue cap. */
 unsigned long sb_recorder_dropped(const sb_recorder *r);
+/* How many Events the de-dup table and spam buckets the spam filter
+ * remember now (tests; memory). Either pointer may be NULL. */
+void sb_recorder_remembered(const sb_recorder *r, size_t *events,
+                            size_t *buckets);
 /* Cancels the writes still out, then frees r and calls cb(arg) from the
  * loop. No sb_recorder_event after this (SB_ECLOSING until freed). A
  * second call is ignored. */

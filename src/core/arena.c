@@ -1,7 +1,8 @@
 /* arena.c -- chunked bump allocator. See sb/arena.h.
  *
  * The first chunk is allocated together with the arena header, so a small
- * object with an accurate hint costs exactly one malloc.
+ * object with an accurate hint costs exactly one malloc (16 bytes of
+ * header plus the hint).
  */
 #include "sb/arena.h"
 
@@ -16,34 +17,34 @@ struct chunk {
   /* data follows, 8-byte aligned */
 };
 
+/* 16 bytes: with tens of thousands of cached objects, each an arena, the
+ * header is part of every object's cost. The first chunk is described by
+ * cap/used and its data follows the struct; later chunks are listed from
+ * head. */
 struct sb_arena {
-  struct chunk *head;   /* the chunk being filled */
-  size_t total;
-  struct chunk first;   /* must stay last: its data follows the struct */
+  struct chunk *head;   /* later chunks, the one being filled first */
+  uint32_t cap;         /* the first chunk */
+  uint32_t used;
 };
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t) 7u)
-#define CHUNK_DATA(c) ((char *) (c) + ALIGN8(sizeof(struct chunk)))
+#define HEAD_SIZE ALIGN8(sizeof(sb_arena))
+#define CHUNK_HEAD ALIGN8(sizeof(struct chunk))
+#define CHUNK_DATA(c) ((char *) (c) + CHUNK_HEAD)
 
 sb_arena *sb_arena_new(size_t hint) {
   sb_arena *a;
   size_t cap = ALIGN8(hint ? hint : 128);
-  size_t head = ALIGN8(sizeof(sb_arena));
 
-  a = malloc(head + cap);
+  if (cap > UINT32_MAX)
+    cap = 0;  /* everything goes to a chunk of its own */
+  a = malloc(HEAD_SIZE + cap);
   if (!a)
     return NULL;
-  a->first.next = NULL;
-  a->first.cap = cap;
-  a->first.used = 0;
-  a->head = NULL;  /* the embedded chunk is used through first_data() */
-  a->total = head + cap;
+  a->head = NULL;
+  a->cap = (uint32_t) cap;
+  a->used = 0;
   return a;
-}
-
-/* The embedded chunk's data lives right after the arena struct. */
-static char *first_data(sb_arena *a) {
-  return (char *) a + ALIGN8(sizeof(sb_arena));
 }
 
 void sb_arena_free(sb_arena *a) {
@@ -58,15 +59,27 @@ void sb_arena_free(sb_arena *a) {
   free(a);
 }
 
+size_t sb_arena_size(const sb_arena *a) {
+  const struct chunk *c;
+  size_t n;
+
+  if (!a)
+    return 0;
+  n = HEAD_SIZE + a->cap;
+  for (c = a->head; c; c = c->next)
+    n += CHUNK_HEAD + c->cap;
+  return n;
+}
+
 void *sb_arena_alloc(sb_arena *a, size_t n) {
   struct chunk *c;
   size_t cap;
   void *p;
 
   n = ALIGN8(n ? n : 1);
-  if (!a->head && a->first.cap - a->first.used >= n) {
-    p = first_data(a) + a->first.used;
-    a->first.used += n;
+  if (!a->head && a->cap - a->used >= n) {
+    p = (char *) a + HEAD_SIZE + a->used;
+    a->used += (uint32_t) n;
     memset(p, 0, n);
     return p;
   }
@@ -77,19 +90,18 @@ void *sb_arena_alloc(sb_arena *a, size_t n) {
     memset(p, 0, n);
     return p;
   }
-  cap = a->total;  /* grow geometrically */
+  cap = sb_arena_size(a);  /* grow geometrically */
   if (cap < n)
     cap = n;
   if (cap > SIZE_MAX / 2)
     return NULL;
-  c = malloc(ALIGN8(sizeof(struct chunk)) + cap);
+  c = malloc(CHUNK_HEAD + cap);
   if (!c)
     return NULL;
   c->next = a->head;
   c->cap = cap;
   c->used = n;
   a->head = c;
-  a->total += ALIGN8(sizeof(struct chunk)) + cap;
   p = CHUNK_DATA(c);
   memset(p, 0, n);
   return p;
@@ -110,8 +122,4 @@ char *sb_arena_strndup(sb_arena *a, const char *s, size_t n) {
 
 char *sb_arena_strdup(sb_arena *a, const char *s) {
   return s ? sb_arena_strndup(a, s, strlen(s)) : NULL;
-}
-
-size_t sb_arena_size(const sb_arena *a) {
-  return a ? a->total : 0;
 }

@@ -204,9 +204,13 @@ typedef struct genent {
   sb_gen pub;
   struct srcgroup *sg;
   struct genent *sprev, *snext;
-  size_t bytes;
-  size_t klen;
-  char key[];        /* "ns\0name", then the other strings */
+  const uint64_t *fp;  /* managed: the fingerprint, in this block */
+  uint32_t nfp;
+  uint32_t epoch;
+  uint32_t bytes;
+  uint32_t klen;
+  char key[];        /* "ns\0name", then the other strings, then the
+                        fingerprint (8-aligned) */
 } genent;
 
 typedef struct srcgroup {
@@ -243,6 +247,7 @@ struct sb_cache {
   sb_cache_fn fn;
   void *arg;
   sb_world *world;
+  sb_pool *pool;     /* what pods repeat (labels, ports, names) */
   difftab invalid;   /* unusable current versions */
   difftab warned;    /* warnings of the world's (valid) versions */
   syncst *ms[SB_KIND__COUNT];   /* syncs of model kinds */
@@ -269,77 +274,242 @@ static void report(sb_cache *c, sb_change_type type, sb_kind kind,
   c->fn(c->arg, &ch);
 }
 
-/* ---- JSON copies -------------------------------------------------------- */
+/* ---- fingerprints of managed objects ----------------------------------- */
 
-static size_t json_cost(const cJSON *j) {
-  size_t n = 0;
+/* Reconcile only ever asks one question of a managed object: is the
+ * desired object a subset of it (sb_json_subset's rules)? Keeping the
+ * whole JSON to answer that costs some 5 KB per object as cJSON nodes;
+ * thousands of generated objects would be most of the process. So the
+ * cache keeps a fingerprint instead: the sorted set of 64-bit hashes of
+ * the object's leaves, each hash covering the leaf's full path, its type
+ * and its value:
+ *
+ *   a string, number, boolean or null   H(path, type, value)
+ *   a list of n elements                H(path, "length", n) and
+ *                                       H(path, "a list")
+ *
+ * Paths are hashed step by step (a key or an index per step), so the same
+ * walk over the desired object produces the same hashes: desired is
+ * contained when every leaf hash it yields is in the set and every list
+ * of it has its length there. Maps need no entry: their members are
+ * checked by path. What sb_json_subset allows, this allows too -- fields
+ * and list lengths the server or another manager added, an empty list we
+ * would send where the server has none -- with two looser corners that
+ * desired objects never contain: an empty map, and an empty list where
+ * the server holds a value that is not a list, both count as contained.
+ * A hash collision could make a changed field look unchanged (about one
+ * in 2^64 per field): the price of some 40 bytes per field instead of
+ * several hundred.
+ *
+ * Left out, as before: status, metadata.managedFields and the kubectl
+ * last-applied annotation, which the server keeps changing and desired
+ * objects never hold; also uid, resourceVersion, creationTimestamp and
+ * generation, which desired objects never hold either (they are kept as
+ * strings where the cache needs them). */
 
-  for (; j; j = j->next) {
-    n += alloc_cost(sizeof(cJSON));
-    if (j->string && !(j->type & cJSON_StringIsConst))
-      n += alloc_cost(strlen(j->string) + 1);
-    if (j->valuestring)
-      n += alloc_cost(strlen(j->valuestring) + 1);
-    n += json_cost(j->child);
-  }
-  return n;
+typedef struct fpset {
+  uint64_t *v;
+  size_t n, cap;
+  int oom;
+} fpset;
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    h = (h ^ b[i]) * FNV_PRIME;
+  return h;
 }
 
-static int add_copy(cJSON *to, const cJSON *item) {
-  cJSON *d = cJSON_Duplicate(item, 1);
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static uint64_t avalanche(uint64_t h) {
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
 
-  if (!d)
-    return SB_ENOMEM;
-  if (!cJSON_AddItemToObject(to, item->string, d)) {
-    cJSON_Delete(d);
-    return SB_ENOMEM;
+static uint64_t step_key(uint64_t path, const char *key) {
+  path = fnv_bytes(path, "K", 1);
+  return fnv_bytes(path, key, strlen(key) + 1);
+}
+
+static uint64_t step_index(uint64_t path, uint64_t i) {
+  path = fnv_bytes(path, "I", 1);
+  return fnv_bytes(path, &i, sizeof(i));
+}
+
+/* The hash of a scalar at path; 0 for containers. */
+static uint64_t leaf_hash(uint64_t path, const cJSON *j) {
+  double d;
+
+  switch (j->type & 0xFF) {
+  case cJSON_String:
+  case cJSON_Raw:
+    path = fnv_bytes(path, (j->type & 0xFF) == cJSON_Raw ? "R" : "S", 1);
+    if (j->valuestring)
+      path = fnv_bytes(path, j->valuestring, strlen(j->valuestring) + 1);
+    return avalanche(path);
+  case cJSON_Number:
+    d = j->valuedouble == 0 ? 0.0 : j->valuedouble;  /* -0 is 0 */
+    return avalanche(fnv_bytes(fnv_bytes(path, "D", 1), &d, sizeof(d)));
+  case cJSON_True:
+    return avalanche(fnv_bytes(path, "T", 1));
+  case cJSON_False:
+    return avalanche(fnv_bytes(path, "F", 1));
+  case cJSON_NULL:
+    return avalanche(fnv_bytes(path, "N", 1));
   }
   return 0;
 }
 
-/* A copy of a managed object without what reconcile never compares and
- * the server keeps adding: status, managedFields, the kubectl annotation
- * (desired objects never contain them, so sb_json_subset is unaffected). */
-static cJSON *strip_copy(const cJSON *obj) {
-  cJSON *out = cJSON_CreateObject(), *meta, *ann;
-  const cJSON *i, *m, *a;
+static uint64_t list_len_hash(uint64_t path, uint64_t n) {
+  return avalanche(fnv_bytes(fnv_bytes(path, "L", 1), &n, sizeof(n)));
+}
 
-  if (!out)
-    return NULL;
+static uint64_t list_mark_hash(uint64_t path) {
+  return avalanche(fnv_bytes(path, "A", 1));
+}
+
+static void fp_add(fpset *s, uint64_t h) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    uint64_t *v = realloc(s->v, cap * sizeof(*v));
+    if (!v) {
+      s->oom = 1;
+      return;
+    }
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = h;
+}
+
+static void fp_walk(fpset *s, const cJSON *j, uint64_t path) {
+  const cJSON *c;
+  uint64_t i = 0;
+
+  if (cJSON_IsObject(j)) {
+    cJSON_ArrayForEach(c, j)
+      if (c->string)
+        fp_walk(s, c, step_key(path, c->string));
+  } else if (cJSON_IsArray(j)) {
+    cJSON_ArrayForEach(c, j)
+      fp_walk(s, c, step_index(path, i++));
+    fp_add(s, list_len_hash(path, i));
+    fp_add(s, list_mark_hash(path));
+  } else {
+    fp_add(s, leaf_hash(path, j));
+  }
+}
+
+static int is_skipped_meta(const char *k) {
+  static const char *const skip[] = {
+    "managedFields", "resourceVersion", "uid", "creationTimestamp",
+    "generation",
+  };
+  size_t i;
+
+  for (i = 0; i < SB_ARRAY_SIZE(skip); i++)
+    if (strcmp(k, skip[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The fingerprint of a managed object, sorted and without repeats, in
+ * s->v (caller frees). SB_ENOMEM. */
+static int fingerprint(const cJSON *obj, fpset *s) {
+  const cJSON *i, *m, *a;
+  uint64_t root = FNV_OFFSET, mp, ap;
+  size_t r, w;
+
+  memset(s, 0, sizeof(*s));
   cJSON_ArrayForEach(i, obj) {
     if (!i->string || strcmp(i->string, "status") == 0)
       continue;
     if (strcmp(i->string, "metadata") != 0 || !cJSON_IsObject(i)) {
-      if (add_copy(out, i))
-        goto fail;
+      fp_walk(s, i, step_key(root, i->string));
       continue;
     }
-    meta = cJSON_AddObjectToObject(out, "metadata");
-    if (!meta)
-      goto fail;
+    mp = step_key(root, "metadata");
     cJSON_ArrayForEach(m, i) {
-      if (!m->string || strcmp(m->string, "managedFields") == 0)
+      if (!m->string || is_skipped_meta(m->string))
         continue;
       if (strcmp(m->string, "annotations") != 0 || !cJSON_IsObject(m)) {
-        if (add_copy(meta, m))
-          goto fail;
+        fp_walk(s, m, step_key(mp, m->string));
         continue;
       }
-      ann = cJSON_AddObjectToObject(meta, "annotations");
-      if (!ann)
-        goto fail;
-      cJSON_ArrayForEach(a, m) {
-        if (a->string && strcmp(a->string, ANN_LAST_APPLIED) == 0)
-          continue;
-        if (add_copy(ann, a))
-          goto fail;
-      }
+      ap = step_key(mp, "annotations");
+      cJSON_ArrayForEach(a, m)
+        if (a->string && strcmp(a->string, ANN_LAST_APPLIED) != 0)
+          fp_walk(s, a, step_key(ap, a->string));
     }
   }
-  return out;
-fail:
-  cJSON_Delete(out);
-  return NULL;
+  if (s->oom) {
+    free(s->v);
+    s->v = NULL;
+    return SB_ENOMEM;
+  }
+  if (s->n > 1)
+    qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+  for (r = w = 0; r < s->n; r++)
+    if (w == 0 || s->v[r] != s->v[w - 1])
+      s->v[w++] = s->v[r];
+  s->n = w;
+  return 0;
+}
+
+static int fp_has(const uint64_t *v, size_t n, uint64_t h) {
+  size_t lo = 0, hi = n;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid] == h)
+      return 1;
+    if (v[mid] < h)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return 0;
+}
+
+static int fp_contains(const uint64_t *v, size_t n, const cJSON *d,
+                       uint64_t path) {
+  const cJSON *c;
+  uint64_t i = 0;
+
+  if (cJSON_IsObject(d)) {
+    cJSON_ArrayForEach(c, d) {
+      if (!c->string || !fp_contains(v, n, c, step_key(path, c->string)))
+        return 0;
+    }
+    return 1;
+  }
+  if (cJSON_IsArray(d)) {
+    if (!d->child)  /* [] also matches a list the server left out */
+      return fp_has(v, n, list_len_hash(path, 0)) ||
+             !fp_has(v, n, list_mark_hash(path));
+    if (!fp_has(v, n, list_len_hash(path, (uint64_t)
+                                    cJSON_GetArraySize(d))))
+      return 0;
+    cJSON_ArrayForEach(c, d)
+      if (!fp_contains(v, n, c, step_index(path, i++)))
+        return 0;
+    return 1;
+  }
+  return fp_has(v, n, leaf_hash(path, d));
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -352,8 +522,9 @@ sb_cache *sb_cache_new(sb_cache_fn on_change, void *arg) {
   c->fn = on_change;
   c->arg = arg;
   c->world = sb_world_new();
+  c->pool = sb_pool_new();
   c->bysrc = sb_hmap_new(0);
-  if (!c->world || !c->bysrc) {
+  if (!c->world || !c->pool || !c->bysrc) {
     sb_cache_free(c);
     return NULL;
   }
@@ -390,10 +561,17 @@ static void syncs_free(syncst *s) {
 }
 
 static void gen_free(genent *g) {
-  if (!g)
-    return;
-  cJSON_Delete((cJSON *) g->pub.obj);
   free(g);
+}
+
+int sb_gen_contains(const sb_gen *g, const cJSON *desired) {
+  const genent *e = (const genent *) g;
+
+  if (!g || !g->managed)
+    return 0;
+  if (!desired)
+    return 1;
+  return fp_contains(e->fp, e->nfp, desired, FNV_OFFSET);
 }
 
 void sb_cache_free(sb_cache *c) {
@@ -425,6 +603,7 @@ void sb_cache_free(sb_cache *c) {
     sb_hmap_free(c->bysrc);
   }
   sb_world_free(c->world);
+  sb_pool_free(c->pool);
   free(c);
 }
 
@@ -653,6 +832,8 @@ static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
 
   if (na != nb)
     return 0;
+  if (a == b)
+    return 1;  /* the same shared block */
   for (i = 0; i < na; i++)
     if (!streq(a[i].key, b[i].key) || !streq(a[i].value, b[i].value))
       return 0;
@@ -711,6 +892,9 @@ static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {
     return SB_EINVAL;
   }
   if (rc == 0) {
+    /* Best effort: a pod that cannot be shared is kept as parsed. */
+    if (kind == SB_KIND_POD)
+      sb_obj_share(&obj, c->pool);
     quiet = kind == SB_KIND_POD && cur && pod_same(cur, obj);
     rc = sb_world_put(c->world, obj, &old);
     if (rc) {
@@ -912,20 +1096,26 @@ static genent *gen_new(const sb_gvk *gvk, const cJSON *json) {
   const char *sname = jstr(labels, SB_LABEL_SOURCE_NAME);
   const char *sfull = full_source_name(meta, skind, sname);
   int managed = streq(jstr(labels, SB_LABEL_MANAGED_BY), SB_MANAGER);
-  size_t klen, size;
+  size_t klen, size, fpoff;
+  fpset fp = {0};
   genent *g;
   char *p;
 
   if (!ns)
     ns = "";
-  klen = strlen(ns) + 1 + strlen(name);
-  size = sizeof(genent) + klen + 1 + slen(uid) + slen(rv) + slen(skind) +
-         slen(sname) + slen(sfull);
-  g = malloc(size);
-  if (!g)
+  if (managed && fingerprint(json, &fp))
     return NULL;
+  klen = strlen(ns) + 1 + strlen(name);
+  fpoff = (sizeof(genent) + klen + 1 + slen(uid) + slen(rv) + slen(skind) +
+           slen(sname) + slen(sfull) + 7) & ~(size_t) 7;
+  size = fpoff + fp.n * sizeof(uint64_t);
+  g = size <= UINT32_MAX ? malloc(size) : NULL;
+  if (!g) {
+    free(fp.v);
+    return NULL;
+  }
   memset(g, 0, sizeof(*g));
-  g->klen = klen;
+  g->klen = (uint32_t) klen;
   p = g->key;
   g->pub.gvk = gvk;
   g->pub.ns = put_str(&p, ns);
@@ -936,16 +1126,13 @@ static genent *gen_new(const sb_gvk *gvk, const cJSON *json) {
   g->pub.source_kind = put_str(&p, skind);
   g->pub.source_name = put_str(&p, sname);
   g->pub.source_full_name = sfull ? put_str(&p, sfull) : g->pub.source_name;
-  g->bytes = alloc_cost(size) + SLOT_COST;
-  if (managed) {
-    cJSON *copy = strip_copy(json);
-    if (!copy) {
-      free(g);
-      return NULL;
-    }
-    g->pub.obj = copy;
-    g->bytes += json_cost(copy);
+  if (fp.n) {
+    memcpy((char *) g + fpoff, fp.v, fp.n * sizeof(uint64_t));
+    g->fp = (const uint64_t *) (void *) ((char *) g + fpoff);
+    g->nfp = (uint32_t) fp.n;
   }
+  free(fp.v);
+  g->bytes = (uint32_t) (alloc_cost(size) + SLOT_COST);
   return g;
 }
 
@@ -1304,6 +1491,7 @@ size_t sb_cache_bytes(const sb_cache *c) {
   for (k = 1; k < SB_KIND__COUNT; k++)
     objs += sb_world_count(c->world, (sb_kind) k);
   n += sb_world_bytes(c->world) + objs * (ARENA_OVERHEAD + WORLD_ENTRY_COST);
+  n += sb_pool_bytes(c->pool) + sb_pool_count(c->pool) * ARENA_OVERHEAD;
   n += c->invalid.bytes + c->warned.bytes + c->gen_bytes;
   n += c->nsrc * (alloc_cost(sizeof(srcgroup) + 64) + SLOT_COST);
   return n;

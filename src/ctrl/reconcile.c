@@ -11,7 +11,9 @@
  * in the one it holds when nothing needs doing. Labels and ownerReferences
  * are part of what we send, so a label or owner removed by hand fails the
  * test and is put back. A missing managed-by label is different: the
- * object is then foreign, and foreign objects are never touched.
+ * object is then foreign, and foreign objects are never touched. The
+ * cache keeps managed objects as fingerprints, not JSON, so the test runs
+ * through sb_gen_contains (sb_json_subset's rules over hashed fields).
  *
  * Ownership of existing objects is decided from their labels: managed-by
  * says "smi-bridge", the source labels say which key. When the label had
@@ -450,7 +452,7 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
       rc = conflict(plan, &loc, g, key);
       continue;
     }
-    if (g && g->obj && sb_json_subset(obj, g->obj)) {
+    if (g && sb_gen_contains(g, obj)) {
       plan->unchanged++;
       continue;
     }

@@ -4,13 +4,22 @@
  * Two bounded LRU tables, both keyed by strings we build:
  *
  *   events  (kind, namespace, name, uid, type, reason, message) -> the
- *           Event we wrote for it: its name, the body, how often it
- *           happened. A repeat within the window bumps `count` and
- *           `lastTimestamp` of that Event; after the window, or once the
- *           entry fell out of the table, a new Event is created.
+ *           Event we wrote for it: its name suffix, its timestamps, how
+ *           often it happened. A repeat within the window bumps `count`
+ *           and `lastTimestamp` of that Event; after the window, or once
+ *           the entry fell out of the table, a new Event is created.
  *   buckets (kind, namespace, name, uid) -> a token bucket (client-go's
  *           spam filter: 25 at once, then one every 5 minutes). An Event
  *           that finds its bucket empty is dropped.
+ *
+ * An entry is one allocation: the struct and its key, followed by the
+ * involved object's apiVersion. The Event body is built from those when
+ * it is written and freed as soon as the request has it, so the table
+ * costs a few hundred bytes per Event rather than a JSON tree each.
+ * Entries older than the window and buckets that have filled up again
+ * carry no information any more; they are swept from the tails of the
+ * tables on every Event and by a timer that only runs while something
+ * can expire (at most one wakeup per window).
  *
  * The first occurrence is a POST; a repeat is a server-side apply of the
  * whole Event with the new count to its name. Apply rather than a merge
@@ -18,13 +27,18 @@
  * an Event the server has already expired (Events live an hour), where a
  * patch would fail and need a second request.
  *
- * At most one write per Event is out at a time: repeats that arrive while
- * one is in flight only raise the count, and the completion sends the
- * newest count. A failed write is logged once and forgotten (the entry is
- * dropped, so the next occurrence starts a new Event); nothing is retried
- * and nothing waits for it. When too many writes are already out, further
- * Events are dropped rather than queued, so a slow API server costs
- * bounded memory.
+ * Writes go out one at a time from a FIFO, as client-go's event sink
+ * writes them, paced by the recorder's own token bucket (the client's
+ * write bucket is skipped: SB_KUBE_UNPACED). Events are advice; the
+ * writes that keep generated objects in step come first, and a burst of
+ * a thousand "Translated" Events neither takes their tokens nor competes
+ * with them for the API server beyond one request at a time. At most one
+ * write per Event is out or waiting: repeats only raise the count, and
+ * the write carries the newest count when it goes. A failed write is
+ * logged once and forgotten (the entry is dropped, so the next occurrence
+ * starts a new Event); nothing is retried. When MAX_QUEUED Events already
+ * wait, further new Events are dropped rather than queued, so a slow API
+ * server costs bounded memory.
  */
 #include "sb/recorder.h"
 
@@ -46,8 +60,10 @@
 #define SPAM_BURST 25
 #define SPAM_QPS (1.0 / 300.0)     /* one token every 5 minutes */
 #define MAX_MESSAGE 1024           /* bytes, what the API accepts */
-#define MAX_INFLIGHT 64
+#define MAX_SENDING 1              /* writes out at once */
+#define MAX_QUEUED 1000            /* Events waiting for their write */
 #define MAX_NAME 253               /* an Event name is a DNS subdomain */
+#define MIN_SWEEP_MS 1000
 
 /* A node of an LRU table: the hash map finds it, the list orders it. */
 typedef struct lru_node {
@@ -62,19 +78,26 @@ typedef struct lru {
   size_t n;
 } lru;
 
+/* Parts of an event key, in order, each NUL-terminated. */
+enum { P_KIND, P_NS, P_NAME, P_UID, P_TYPE, P_REASON, P_MESSAGE };
+
 typedef struct entry {
-  lru_node node;               /* first: a node is an entry */
+  lru_node node;               /* first: a node is an entry; node.key
+                                  points to key[] below */
   sb_recorder *r;
-  cJSON *event;                /* body last built */
-  char *ns;
-  char *name;
-  char last_ts[32];            /* lastTimestamp of the newest occurrence */
+  struct entry *qnext;         /* the send queue */
+  sb_kube_call *call;          /* the write in flight */
   uint64_t last_ms;            /* uv_now of the newest occurrence */
+  uint64_t suffix;             /* the Event is "<object name>.<suffix>" */
+  int64_t first_s, last_s;     /* wall clock: first/lastTimestamp */
   unsigned long count;         /* occurrences so far */
   unsigned long sending;       /* count carried by the write in flight */
-  sb_kube_call *call;          /* the write in flight */
-  int orphan;                  /* out of the table, on r->orphans (through
-                                  node.prev/next); freed on completion */
+  unsigned char created;       /* the POST succeeded: repeats apply */
+  unsigned char queued;        /* on the send queue */
+  unsigned char orphan;        /* out of the table: freed when its write
+                                  completes or it leaves the queue */
+  char key[];                  /* the key, then the apiVersion ("" when
+                                  the object had none) */
 } entry;
 
 typedef struct spam {
@@ -91,17 +114,22 @@ struct sb_recorder {
   uint64_t window_ms;
   lru events;
   lru buckets;
+  entry *qhead, *qtail;        /* waiting for their write */
+  size_t queued;
   entry *orphans;              /* dropped while a write was out */
   size_t inflight;
+  sb_bucket pace;              /* the recorder's own write bucket */
+  uv_timer_t pace_timer;
+  uv_timer_t sweep_timer;
   uint64_t last_suffix;        /* event name suffixes never repeat */
   unsigned long written, failed, dropped;
-  uv_timer_t closer;           /* only to get the close callback onto the
-                                  loop */
   int closing;
-  int pending;                 /* close: handle + calls still to finish */
+  int pending;                 /* close: handles + calls still to finish */
   void (*close_cb)(void *);
   void *close_arg;
 };
+
+static void pump(sb_recorder *r);
 
 /* ---- LRU tables ---------------------------------------------------------- */
 
@@ -149,18 +177,10 @@ static void lru_remove(lru *t, lru_node *n) {
   t->n--;
 }
 
-/* Takes a key copy; the node must not be in a table. */
-static int lru_add(lru *t, lru_node *n, const char *key, size_t klen) {
-  n->key = malloc(klen ? klen : 1);
-  if (!n->key)
+/* n->key/klen are set and owned by the node; it must not be in a table. */
+static int lru_add(lru *t, lru_node *n) {
+  if (sb_hmap_put(t->map, n->key, n->klen, n, NULL))
     return SB_ENOMEM;
-  memcpy(n->key, key, klen);
-  n->klen = klen;
-  if (sb_hmap_put(t->map, n->key, klen, n, NULL)) {
-    free(n->key);
-    n->key = NULL;
-    return SB_ENOMEM;
-  }
   lru_push_front(t, n);
   t->n++;
   return 0;
@@ -168,22 +188,38 @@ static int lru_add(lru *t, lru_node *n, const char *key, size_t klen) {
 
 /* ---- entries ------------------------------------------------------------- */
 
-static void entry_free(entry *e) {
-  cJSON_Delete(e->event);
-  free(e->ns);
-  free(e->name);
-  free(e->node.key);
-  free(e);
+static const char *part(const entry *e, int i) {
+  const char *p = e->key;
+
+  while (i-- > 0)
+    p += strlen(p) + 1;
+  return p;
 }
 
-/* Takes e out of the table; frees it unless a write still refers to it. */
+static const char *api_version(const entry *e) {
+  return e->key + e->node.klen;
+}
+
+/* The namespace the Event lives in. */
+static const char *event_ns(const entry *e) {
+  const char *ns = part(e, P_NS);
+  return *ns ? ns : "default";
+}
+
+/* Takes e out of the table; frees it unless a write or the queue still
+ * refers to it. */
 static void entry_drop(sb_recorder *r, entry *e) {
   lru_remove(&r->events, &e->node);
+  if (e->queued) {
+    e->orphan = 1;  /* freed when it leaves the queue */
+    return;
+  }
   if (!e->call) {
-    entry_free(e);
+    free(e);
     return;
   }
   e->orphan = 1;
+  e->node.prev = NULL;
   e->node.next = r->orphans ? &r->orphans->node : NULL;
   if (r->orphans)
     r->orphans->node.prev = &e->node;
@@ -197,7 +233,7 @@ static void orphan_free(sb_recorder *r, entry *e) {
     r->orphans = (entry *) e->node.next;
   if (e->node.next)
     e->node.next->prev = e->node.prev;
-  entry_free(e);
+  free(e);
 }
 
 static void spam_free(spam *s) {
@@ -216,16 +252,21 @@ static char *dupstr(const char *s) {
   return p;
 }
 
-/* Wall clock as RFC 3339 with seconds (what Event timestamps carry). */
-static void now_rfc3339(char out[32], uint64_t *ns_out) {
+static void wall_now(int64_t *s, uint64_t *ns) {
   struct timespec ts;
-  struct tm tm;
 
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
+  *s = (int64_t) ts.tv_sec;
+  *ns = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* RFC 3339 with seconds (what Event timestamps carry). */
+static void rfc3339(int64_t s, char out[32]) {
+  time_t t = (time_t) s;
+  struct tm tm;
+
+  gmtime_r(&t, &tm);
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (ns_out)
-    *ns_out = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 /* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
@@ -240,45 +281,60 @@ static void truncate_utf8(char *s, size_t max) {
   s[n] = '\0';
 }
 
+/* "<object name>.<16 hex digits>", the name cut so the whole stays a
+ * valid 253-character name. */
+static void event_name(const entry *e, char out[MAX_NAME + 1]) {
+  const char *objname = part(e, P_NAME);
+  size_t keep = strlen(objname);
+
+  if (keep > MAX_NAME - 17)
+    keep = MAX_NAME - 17;
+  snprintf(out, MAX_NAME + 1, "%.*s.%016llx", (int) keep, objname,
+           (unsigned long long) e->suffix);
+}
+
 static void put_str(cJSON *o, const char *k, const char *v, int *ok) {
   if (*ok && !cJSON_AddStringToObject(o, k, v))
     *ok = 0;
 }
 
-static cJSON *build_event(const sb_recorder *r, const sb_objref *obj,
-                          const char *ns, const char *name,
-                          sb_event_type type, const char *reason,
-                          const char *message, const char *ts) {
+/* The whole Event as it goes out now; NULL on ENOMEM. */
+static cJSON *build_event(const sb_recorder *r, const entry *e) {
   cJSON *ev = cJSON_CreateObject(), *m, *io, *src;
+  const char *ns = part(e, P_NS), *uid = part(e, P_UID);
+  char name[MAX_NAME + 1], first[32], last[32];
   int ok = ev != NULL;
 
+  event_name(e, name);
+  rfc3339(e->first_s, first);
+  rfc3339(e->last_s, last);
   put_str(ev, "apiVersion", "v1", &ok);
   put_str(ev, "kind", "Event", &ok);
   m = ok ? cJSON_AddObjectToObject(ev, "metadata") : NULL;
   ok = ok && m;
   put_str(m, "name", name, &ok);
-  put_str(m, "namespace", ns, &ok);
+  put_str(m, "namespace", event_ns(e), &ok);
   io = ok ? cJSON_AddObjectToObject(ev, "involvedObject") : NULL;
   ok = ok && io;
-  if (obj->api_version)
-    put_str(io, "apiVersion", obj->api_version, &ok);
-  put_str(io, "kind", obj->kind, &ok);
-  if (obj->ns && *obj->ns)
-    put_str(io, "namespace", obj->ns, &ok);
-  put_str(io, "name", obj->name, &ok);
-  if (obj->uid && *obj->uid)
-    put_str(io, "uid", obj->uid, &ok);
-  put_str(ev, "reason", reason, &ok);
-  put_str(ev, "message", message, &ok);
-  put_str(ev, "type", type == SB_EVENT_WARNING ? "Warning" : "Normal", &ok);
+  if (*api_version(e))
+    put_str(io, "apiVersion", api_version(e), &ok);
+  put_str(io, "kind", part(e, P_KIND), &ok);
+  if (*ns)
+    put_str(io, "namespace", ns, &ok);
+  put_str(io, "name", part(e, P_NAME), &ok);
+  if (*uid)
+    put_str(io, "uid", uid, &ok);
+  put_str(ev, "reason", part(e, P_REASON), &ok);
+  put_str(ev, "message", part(e, P_MESSAGE), &ok);
+  put_str(ev, "type", part(e, P_TYPE), &ok);
   src = ok ? cJSON_AddObjectToObject(ev, "source") : NULL;
   ok = ok && src;
   put_str(src, "component", r->component, &ok);
   if (r->host)
     put_str(src, "host", r->host, &ok);
-  put_str(ev, "firstTimestamp", ts, &ok);
-  put_str(ev, "lastTimestamp", ts, &ok);
-  if (ok && !cJSON_AddNumberToObject(ev, "count", 1))
+  put_str(ev, "firstTimestamp", first, &ok);
+  put_str(ev, "lastTimestamp", last, &ok);
+  if (ok && !cJSON_AddNumberToObject(ev, "count", (double) e->count))
     ok = 0;
   put_str(ev, "reportingComponent", r->component, &ok);
   if (r->host)
@@ -290,46 +346,45 @@ static cJSON *build_event(const sb_recorder *r, const sb_objref *obj,
   return ev;
 }
 
-/* "<object name>.<hex>", like client-go (which uses the time in ns): we
- * use the wall clock too, bumped so two Events never share a name. */
-static char *event_name(sb_recorder *r, const char *objname, uint64_t ns) {
-  char buf[MAX_NAME + 1];
-  size_t keep = strlen(objname);
-
-  if (ns <= r->last_suffix)
-    ns = r->last_suffix + 1;
-  r->last_suffix = ns;
-  if (keep > MAX_NAME - 17)
-    keep = MAX_NAME - 17;
-  snprintf(buf, sizeof(buf), "%.*s.%016llx", (int) keep, objname,
-           (unsigned long long) ns);
-  return dupstr(buf);
-}
-
 /* ---- writing ------------------------------------------------------------- */
 
 static void maybe_closed(sb_recorder *r);
-static void send_entry(sb_recorder *r, entry *e, int create);
+static void arm_sweep(sb_recorder *r, uint64_t now);
 
 static void log_event(const entry *e, const char *msg, int level) {
-  const cJSON *io = cJSON_GetObjectItemCaseSensitive(e->event,
-                                                     "involvedObject");
-  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(io, "kind");
-  const cJSON *name = cJSON_GetObjectItemCaseSensitive(io, "name");
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(e->event, "type");
-  const cJSON *reason = cJSON_GetObjectItemCaseSensitive(e->event,
-                                                         "reason");
-  const cJSON *text = cJSON_GetObjectItemCaseSensitive(e->event, "message");
-
   sb_log(level, msg, "kind=%s namespace=%s name=%s type=%s reason=%s "
-         "count=%lu message=%s", kind->valuestring, e->ns,
-         name->valuestring, type->valuestring, reason->valuestring,
-         e->count, text->valuestring);
+         "count=%lu message=%s", part(e, P_KIND), event_ns(e),
+         part(e, P_NAME), part(e, P_TYPE), part(e, P_REASON), e->count,
+         part(e, P_MESSAGE));
+}
+
+static void enqueue(sb_recorder *r, entry *e) {
+  e->queued = 1;
+  e->qnext = NULL;
+  if (r->qtail)
+    r->qtail->qnext = e;
+  else
+    r->qhead = e;
+  r->qtail = e;
+  r->queued++;
+}
+
+static entry *dequeue(sb_recorder *r) {
+  entry *e = r->qhead;
+
+  r->qhead = e->qnext;
+  if (!r->qhead)
+    r->qtail = NULL;
+  e->qnext = NULL;
+  e->queued = 0;
+  r->queued--;
+  return e;
 }
 
 static void on_written(void *arg, sb_kube_result *res) {
   entry *e = arg;
   sb_recorder *r = e->r;
+  char name[MAX_NAME + 1];
 
   e->call = NULL;
   r->inflight--;
@@ -341,56 +396,149 @@ static void on_written(void *arg, sb_kube_result *res) {
   }
   if (res->err) {
     r->failed++;
+    event_name(e, name);
     sb_log(SB_LOG_WARN, "cannot write event", "namespace=%s event=%s "
-           "err=%s message=%s", e->ns, e->name, sb_err_name(res->err),
+           "err=%s message=%s", event_ns(e), name, sb_err_name(res->err),
            res->message);
     /* Forgotten, not retried: the next occurrence starts afresh. */
     if (e->orphan)
       orphan_free(r, e);
     else
       entry_drop(r, e);
+    pump(r);
     return;
   }
   r->written++;
-  if (e->orphan) {
+  e->created = 1;
+  if (e->orphan)
     orphan_free(r, e);
-    return;
-  }
-  if (e->count > e->sending)
-    send_entry(r, e, 0);  /* repeats came in while this was out */
+  else if (e->count > e->sending)
+    enqueue(r, e);  /* repeats came in while this was out */
+  pump(r);
 }
 
-static void send_entry(sb_recorder *r, entry *e, int create) {
+/* Starts the write of e (a POST until one has succeeded, then apply). */
+static void send_entry(sb_recorder *r, entry *e) {
   sb_kube_target t;
-  cJSON *count, *last;
-  int rc;
+  char name[MAX_NAME + 1];
+  cJSON *body = build_event(r, e);
+  int rc = SB_ENOMEM;
 
-  count = cJSON_GetObjectItemCaseSensitive(e->event, "count");
-  last = cJSON_GetObjectItemCaseSensitive(e->event, "lastTimestamp");
-  cJSON_SetNumberValue(count, (double) e->count);
-  if (!cJSON_SetValuestring(last, e->last_ts)) {
-    rc = SB_ENOMEM;
-    goto failed;
+  event_name(e, name);
+  if (body) {
+    memset(&t, 0, sizeof(t));
+    t.gvr.version = "v1";
+    t.gvr.resource = "events";
+    t.ns = event_ns(e);
+    t.name = name;
+    e->sending = e->count;
+    /* The client serialises the body at once: it can go right after. */
+    if (!e->created)
+      rc = sb_kube_create(r->k, &t, body, SB_KUBE_UNPACED, on_written, e,
+                          &e->call);
+    else
+      rc = sb_kube_apply(r->k, &t, body, SB_KUBE_UNPACED, on_written, e,
+                         &e->call);
+    cJSON_Delete(body);
   }
-  memset(&t, 0, sizeof(t));
-  t.gvr.version = "v1";
-  t.gvr.resource = "events";
-  t.ns = e->ns;
-  t.name = e->name;
-  e->sending = e->count;
-  if (create)
-    rc = sb_kube_create(r->k, &t, e->event, 0, on_written, e, &e->call);
-  else
-    rc = sb_kube_apply(r->k, &t, e->event, 0, on_written, e, &e->call);
   if (!rc) {
     r->inflight++;
     return;
   }
-failed:
   r->failed++;
   sb_log(SB_LOG_WARN, "cannot write event", "namespace=%s event=%s err=%s",
-         e->ns, e->name, sb_err_name(rc));
-  entry_drop(r, e);
+         event_ns(e), name, sb_err_name(rc));
+  if (e->orphan)
+    free(e);
+  else
+    entry_drop(r, e);
+}
+
+static void on_pace(uv_timer_t *t) {
+  pump(t->data);
+}
+
+/* Starts queued writes while there is room and a token. */
+static void pump(sb_recorder *r) {
+  uint64_t wait;
+  entry *e;
+
+  while (!r->closing && r->qhead && r->inflight < MAX_SENDING) {
+    if (r->qhead->orphan) {
+      free(dequeue(r));
+      continue;
+    }
+    wait = sb_bucket_take(&r->pace, uv_now(r->loop));
+    if (wait) {
+      if (!uv_is_active((uv_handle_t *) &r->pace_timer))
+        uv_timer_start(&r->pace_timer, on_pace, wait, 0);
+      return;
+    }
+    e = dequeue(r);
+    send_entry(r, e);
+  }
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+/* Milliseconds until the bucket is full again (0: it is). */
+static uint64_t refill_ms(const sb_bucket *b, uint64_t now) {
+  double tokens = b->tokens, need;
+
+  if (now > b->last_ms)
+    tokens += (double) (now - b->last_ms) * b->qps / 1000.0;
+  if (tokens >= b->burst)
+    return 0;
+  need = (b->burst - tokens) * 1000.0 / b->qps;
+  return (uint64_t) need + 1;
+}
+
+/* Forgets what can no longer matter: Events last seen a window ago (a
+ * repeat would start a new Event anyway) and buckets that are full
+ * again (a fresh one is the same). Both tables are walked from their
+ * least recently used end and stop at the first entry still of use. */
+static void sweep(sb_recorder *r, uint64_t now) {
+  entry *e;
+  spam *s;
+
+  while ((e = (entry *) r->events.tail) && now - e->last_ms >= r->window_ms &&
+         !e->call && !e->queued)
+    entry_drop(r, e);
+  while ((s = (spam *) r->buckets.tail) && refill_ms(&s->bucket, now) == 0) {
+    lru_remove(&r->buckets, &s->node);
+    spam_free(s);
+  }
+}
+
+static void on_sweep(uv_timer_t *t) {
+  sb_recorder *r = t->data;
+  uint64_t now = uv_now(r->loop);
+
+  sweep(r, now);
+  arm_sweep(r, now);
+}
+
+/* Wakes up when the oldest entry of either table can go. */
+static void arm_sweep(sb_recorder *r, uint64_t now) {
+  const entry *e = (const entry *) r->events.tail;
+  const spam *s = (const spam *) r->buckets.tail;
+  uint64_t due = UINT64_MAX, d;
+
+  if (r->closing)
+    return;
+  if (e) {
+    d = e->last_ms + r->window_ms;
+    due = d > now ? d - now : 0;
+  }
+  if (s && (d = refill_ms(&s->bucket, now)) < due)
+    due = d;
+  if (due == UINT64_MAX) {
+    uv_timer_stop(&r->sweep_timer);
+    return;
+  }
+  if (due < MIN_SWEEP_MS)
+    due = MIN_SWEEP_MS;
+  uv_timer_start(&r->sweep_timer, on_sweep, due, 0);
 }
 
 /* ---- public -------------------------------------------------------------- */
@@ -416,8 +564,15 @@ static int spam_check(sb_recorder *r, const sb_buf *objkey, uint64_t now) {
     if (!s)
       return SB_ENOMEM;
     sb_bucket_init(&s->bucket, SPAM_QPS, SPAM_BURST, now);
-    if (lru_add(&r->buckets, &s->node, objkey->data, objkey->len)) {
+    s->node.key = malloc(objkey->len ? objkey->len : 1);
+    if (!s->node.key) {
       free(s);
+      return SB_ENOMEM;
+    }
+    memcpy(s->node.key, objkey->data, objkey->len);
+    s->node.klen = objkey->len;
+    if (lru_add(&r->buckets, &s->node)) {
+      spam_free(s);
       return SB_ENOMEM;
     }
   }
@@ -428,12 +583,14 @@ static int record(sb_recorder *r, const sb_objref *obj, sb_event_type type,
                   const char *reason, char *message) {
   uint64_t now = uv_now(r->loop), wall_ns;
   const char *ns = obj->ns && *obj->ns ? obj->ns : "default";
-  char ts[32];
+  const char *av = obj->api_version ? obj->api_version : "";
+  int64_t wall_s;
   sb_buf key;
   entry *e;
   int rc;
 
   truncate_utf8(message, MAX_MESSAGE);
+  sweep(r, now);
   sb_buf_init(&key, SB_BUF_UNLIMITED);
   rc = add_key_part(&key, obj->kind);
   if (!rc)
@@ -462,52 +619,59 @@ static int record(sb_recorder *r, const sb_objref *obj, sb_event_type type,
     rc = add_key_part(&key, message);
   if (rc)
     goto out;
-  now_rfc3339(ts, &wall_ns);
+  wall_now(&wall_s, &wall_ns);
   e = (entry *) lru_get(&r->events, key.data, key.len);
   if (e && now - e->last_ms < r->window_ms) {
     e->count++;
     e->last_ms = now;
-    memcpy(e->last_ts, ts, sizeof(ts));
+    e->last_s = wall_s;
     if (r->dry_run)
       log_event(e, "event (dry run)", SB_LOG_INFO);
-    else if (!e->call)
-      send_entry(r, e, 0);
-    goto out;
+    else if (!e->call && !e->queued)
+      enqueue(r, e);
+    goto done;
   }
   if (e)
     entry_drop(r, e);  /* outside the window: a new Event */
-  if (!r->dry_run && r->inflight >= MAX_INFLIGHT) {
+  if (!r->dry_run && r->queued >= MAX_QUEUED) {
     r->dropped++;
-    sb_log(SB_LOG_DEBUG, "event dropped: too many writes in flight",
+    sb_log(SB_LOG_DEBUG, "event dropped: too many Events waiting",
            "kind=%s namespace=%s name=%s reason=%s", obj->kind, ns,
            obj->name, reason);
     goto out;
   }
   if (r->events.n >= TABLE_MAX)
     entry_drop(r, (entry *) r->events.tail);
-  e = calloc(1, sizeof(*e));
+  e = malloc(sizeof(*e) + key.len + strlen(av) + 1);
   if (!e) {
     rc = SB_ENOMEM;
     goto out;
   }
+  memset(e, 0, sizeof(*e));
+  memcpy(e->key, key.data, key.len);
+  memcpy(e->key + key.len, av, strlen(av) + 1);
+  e->node.key = e->key;
+  e->node.klen = key.len;
   e->r = r;
   e->count = 1;
   e->last_ms = now;
-  memcpy(e->last_ts, ts, sizeof(ts));
-  e->ns = dupstr(ns);
-  e->name = event_name(r, obj->name, wall_ns);
-  e->event = e->ns && e->name ? build_event(r, obj, ns, e->name, type,
-                                            reason, message, ts)
-                              : NULL;
-  if (!e->event || lru_add(&r->events, &e->node, key.data, key.len)) {
-    entry_free(e);
+  e->first_s = e->last_s = wall_s;
+  /* Like client-go's names (the time in ns), bumped so that two Events
+   * never share one. */
+  e->suffix = wall_ns > r->last_suffix ? wall_ns : r->last_suffix + 1;
+  r->last_suffix = e->suffix;
+  if (lru_add(&r->events, &e->node)) {
+    free(e);
     rc = SB_ENOMEM;
     goto out;
   }
   if (r->dry_run)
     log_event(e, "event (dry run)", SB_LOG_INFO);
   else
-    send_entry(r, e, 1);
+    enqueue(r, e);
+done:
+  pump(r);
+  arm_sweep(r, now);
 out:
   sb_buf_free(&key);
   return rc;
@@ -544,6 +708,14 @@ unsigned long sb_recorder_dropped(const sb_recorder *r) {
   return r->dropped;
 }
 
+void sb_recorder_remembered(const sb_recorder *r, size_t *events,
+                            size_t *buckets) {
+  if (events)
+    *events = r->events.n;
+  if (buckets)
+    *buckets = r->buckets.n;
+}
+
 int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
                     sb_recorder **out) {
   sb_recorder *r;
@@ -569,8 +741,13 @@ int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
     free(r);
     return SB_ENOMEM;
   }
-  uv_timer_init(loop, &r->closer);
-  r->closer.data = r;
+  sb_bucket_init(&r->pace, o ? o->qps : 0, o ? o->burst : 1, uv_now(loop));
+  uv_timer_init(loop, &r->pace_timer);
+  uv_timer_init(loop, &r->sweep_timer);
+  r->pace_timer.data = r;
+  r->sweep_timer.data = r;
+  /* The sweep only frees memory: it never keeps a loop alive. */
+  uv_unref((uv_handle_t *) &r->sweep_timer);
   *out = r;
   return 0;
 }
@@ -579,12 +756,18 @@ static void maybe_closed(sb_recorder *r) {
   void (*cb)(void *) = r->close_cb;
   void *arg = r->close_arg;
   lru_node *n, *next;
+  entry *e;
 
   if (!r->closing || --r->pending > 0)
     return;
+  while (r->qhead) {  /* entries of the table are freed below */
+    e = dequeue(r);
+    if (e->orphan)
+      free(e);
+  }
   for (n = r->events.head; n; n = next) {
     next = n->next;
-    entry_free((entry *) n);
+    free(n);
   }
   for (n = r->buckets.head; n; n = next) {
     next = n->next;
@@ -599,7 +782,7 @@ static void maybe_closed(sb_recorder *r) {
     cb(arg);
 }
 
-static void closer_closed(uv_handle_t *h) {
+static void timer_closed(uv_handle_t *h) {
   maybe_closed(h->data);
 }
 
@@ -612,9 +795,9 @@ void sb_recorder_close(sb_recorder *r, void (*cb)(void *arg), void *arg) {
   r->closing = 1;
   r->close_cb = cb;
   r->close_arg = arg;
-  /* The handle, and every write still out (including those of entries
-   * already out of the table, which on_written frees). */
-  r->pending = 1 + (int) r->inflight;
+  /* The two handles, and every write still out (including those of
+   * entries already out of the table, which on_written frees). */
+  r->pending = 2 + (int) r->inflight;
   for (n = r->events.head; n; n = n->next) {
     e = (entry *) n;
     if (e->call)
@@ -622,5 +805,6 @@ void sb_recorder_close(sb_recorder *r, void (*cb)(void *arg), void *arg) {
   }
   for (e = r->orphans; e; e = (entry *) e->node.next)
     sb_kube_cancel(e->call);
-  uv_close((uv_handle_t *) &r->closer, closer_closed);
+  uv_close((uv_handle_t *) &r->pace_timer, timer_closed);
+  uv_close((uv_handle_t *) &r->sweep_timer, timer_closed);
 }

@@ -574,8 +574,9 @@ static void kick(sb_kube *k) {
 /* Builds a call and starts it (or queues it for a write token). */
 static int start(sb_kube *k, const char *method, sb_buf *path,
                  const cJSON *obj, const char *ctype, int watch,
-                 long timeout_seconds, sb_kube_event_fn on_event,
-                 sb_kube_cb cb, void *arg, sb_kube_call **out) {
+                 long timeout_seconds, unsigned flags,
+                 sb_kube_event_fn on_event, sb_kube_cb cb, void *arg,
+                 sb_kube_call **out) {
   sb_kube_call *c;
   sb_buf url;
   uint64_t wait;
@@ -592,7 +593,8 @@ static int start(sb_kube *k, const char *method, sb_buf *path,
     return SB_ENOMEM;
   c->k = k;
   snprintf(c->method, sizeof(c->method), "%s", method);
-  c->write = strcmp(method, "GET") != 0;
+  /* Paced: writes, unless the caller paces them itself. */
+  c->write = strcmp(method, "GET") != 0 && !(flags & SB_KUBE_UNPACED);
   c->watch = watch;
   c->timeout_seconds = timeout_seconds;
   c->on_event = on_event;
@@ -669,7 +671,7 @@ static int read_call(sb_kube *k, const sb_kube_target *t,
   rc = sb_kube_path(t, q, watch, &path);
   if (!rc)
     rc = start(k, "GET", &path, NULL, NULL, watch,
-               q ? q->timeout_seconds : 0, on_event, cb, arg, call);
+               q ? q->timeout_seconds : 0, 0, on_event, cb, arg, call);
   sb_buf_free(&path);
   return rc;
 }
@@ -731,7 +733,8 @@ static int write_call(sb_kube *k, const char *method, const sb_kube_target *t,
   if (!rc && (flags & SB_KUBE_DRY_RUN))
     rc = add_param(&path, &first, "dryRun", "All");
   if (!rc)
-    rc = start(k, method, &path, obj, ctype, 0, 0, NULL, cb, arg, call);
+    rc = start(k, method, &path, obj, ctype, 0, 0, flags, NULL, cb, arg,
+               call);
   sb_buf_free(&path);
   return rc;
 }
@@ -790,8 +793,8 @@ int sb_kube_delete(sb_kube *k, const sb_kube_target *t,
   sb_buf_init(&path, SB_BUF_UNLIMITED);
   rc = path_only(t, t->ns, t->name, &path);
   if (!rc)
-    rc = start(k, "DELETE", &path, opts, "application/json", 0, 0, NULL, cb,
-               arg, call);
+    rc = start(k, "DELETE", &path, opts, "application/json", 0, 0,
+               d ? d->flags : 0, NULL, cb, arg, call);
   sb_buf_free(&path);
   cJSON_Delete(opts);
   return rc;
@@ -807,7 +810,7 @@ int sb_kube_raw_get(sb_kube *k, const char *p, sb_kube_cb cb, void *arg,
   sb_buf_init(&path, SB_BUF_UNLIMITED);
   rc = sb_buf_adds(&path, p);
   if (!rc)
-    rc = start(k, "GET", &path, NULL, NULL, 0, 0, NULL, cb, arg, call);
+    rc = start(k, "GET", &path, NULL, NULL, 0, 0, 0, NULL, cb, arg, call);
   sb_buf_free(&path);
   return rc;
 }

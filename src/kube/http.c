@@ -13,6 +13,22 @@
  * that timer's callback, outside any curl callback. Closing works the same
  * way. Every request sits on one list in start order, which is what the
  * defer pass and close walk.
+ *
+ * Streamed requests (watches) use an HTTP/2 connection of their own,
+ * shared among them; everything else (lists, gets, writes) shares
+ * another. With libcurl 7.88 (Debian 12's), a list page multiplexed next
+ * to watch streams could stop mid-response: the API server sent nothing
+ * more, the socket had nothing to read, and the page completed only when
+ * the next watch bookmark arrived on the connection, about a minute
+ * later (startup with 20,000 pods: 60 s instead of 3 s in most runs;
+ * nudging curl with socket actions or curl_multi_perform did not help,
+ * separate connections did, every time). curl has no option to pick a
+ * connection, but it only multiplexes over connections whose TLS
+ * settings match, so streams name OpenSSL's default cipher list
+ * explicitly ("DEFAULT", what an unset list means): the same ciphers, a
+ * separate connection. Other TLS backends keep sharing one connection.
+ * Apart from the workaround, it keeps a burst of writes and the event
+ * streams out of each other's flow-control windows.
  */
 #include "sb/http.h"
 
@@ -65,6 +81,7 @@ struct sock_ctx {
 struct sb_http {
   uv_loop_t *loop;
   CURLM *multi;
+  int stream_conn;        /* streams get their own connection (OpenSSL) */
   uv_timer_t timer;       /* curl's timeout */
   uv_timer_t defer;       /* add/cancel/close outside curl callbacks */
   struct sb_http_req *head, *tail;
@@ -437,6 +454,11 @@ int sb_http_new(uv_loop_t *loop, const sb_http_config *cfg, sb_http **out) {
   h->multi = curl_multi_init();
   if (!h->multi)
     goto fail;
+  {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    h->stream_conn = v && v->ssl_version &&
+                     strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+  }
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
@@ -621,6 +643,9 @@ static int setup_easy(sb_http_req *r, const sb_http_opts *o) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Streams on a connection of their own (see the top of the file). */
+  if (o->on_data && r->h->stream_conn)
+    curl_easy_setopt(e, CURLOPT_SSL_CIPHER_LIST, "DEFAULT");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* gzip only for buffered bodies: the API server compresses a watch
    * stream flush by flush into concatenated gzip members, which curl

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "sb/model.h"
+#include "parse.h"
 
 static const char *const kind_names[SB_KIND__COUNT] = {
   [SB_KIND_UNKNOWN] = "",
@@ -41,8 +41,10 @@ int sb_kind_is_smi(sb_kind k) {
 }
 
 void sb_obj_free(sb_obj *obj) {
-  if (obj)
-    sb_arena_free(obj->arena);
+  if (!obj)
+    return;
+  sb__obj_release(obj);
+  sb_arena_free(obj->arena);
 }
 
 sb_diag_loc sb_obj_loc(const sb_obj *obj) {

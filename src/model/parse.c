@@ -144,6 +144,16 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
+int sb__is_common(const char *s) {
+  const char *const *hit;
+
+  if (!s || !*s)
+    return 0;  /* "" may be a literal or a copy: never assume */
+  hit = bsearch(&s, common_strings, SB_ARRAY_SIZE(common_strings),
+                sizeof(common_strings[0]), cmp_str);
+  return hit && *hit == s;
+}
+
 const char *sb__str_common(sb__pctx *c, const char *s) {
   const char *const *hit;
 

@@ -54,6 +54,11 @@ const char *sb__str(sb__pctx *c, const char *s);
 /* Like sb__str, but values that most objects share ("TCP", "Running",
  * "app", ...) point to one static copy instead. */
 const char *sb__str_common(sb__pctx *c, const char *s);
+/* Does s point to one of those shared static strings? */
+int sb__is_common(const char *s);
+/* Drops the references a pod holds on shared pool blocks (pool.c);
+ * sb_obj_free calls it. */
+void sb__obj_release(sb_obj *o);
 
 /* ---- diagnostics --------------------------------------------------------- */
 

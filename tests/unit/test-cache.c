@@ -33,6 +33,7 @@
 
 #include "sb/cache.h"
 #include "sb/err.h"
+#include "sb/reconcile.h"
 
 static const sb_gvk VS = {"networking.istio.io", "v1", "VirtualService",
                           "virtualservices"};
@@ -507,20 +508,112 @@ static void pod_churn_is_quiet(void **state) {
 
 /* ---- generated objects -------------------------------------------------- */
 
-static int count_json(const cJSON *j) {
-  int n = 0;
+/* sb_gen_contains(g, text) for JSON with single quotes. */
+static int has(const sb_gen *g, const char *text) {
+  cJSON *j = J(text);
+  int r = sb_gen_contains(g, j);
 
-  for (; j; j = j->next)
-    n += 1 + count_json(j->child);
-  return n;
+  cJSON_Delete(j);
+  return r;
+}
+
+/* The fingerprint answers sb_json_subset's question: every case of the
+ * subset tests, asked of a managed object whose spec is `a` with a
+ * desired object whose spec is `d`. */
+static const struct {
+  const char *d, *a;
+} subset_cases[] = {
+  {"{}", "{}"}, {"{}", "{'a':1}"}, {"{'a':1}", "{'a':1,'b':2}"},
+  {"{'a':1,'b':2}", "{'a':1}"}, {"{'a':1}", "{'A':1}"},
+  {"{'m':{'x':'1'}}", "{'m':{'x':'1','y':'2'},'n':0}"},
+  {"{'m':{'x':'1'}}", "{'m':{'x':'2'}}"}, {"{'m':{'x':'1'}}", "{'m':['x']}"},
+  {"{'m':{'x':'1'}}", "{'m':'x'}"},
+  {"{'a':1,'b':{'c':2,'d':3}}", "{'b':{'d':3,'c':2},'a':1}"},
+  {"{'a':'x'}", "{'b':'x'}"}, {"{'a':{'b':'x'}}", "{'a.b':'x'}"},
+  {"{'a':{'b':'x'}}", "{'a':{'c':{'b':'x'}}}"},
+  {"[]", "[]"}, {"[1,2]", "[1,2]"}, {"[1,2]", "[2,1]"}, {"[1,2]", "[1,2,3]"},
+  {"[1,2,3]", "[1,2]"}, {"[]", "[1]"},
+  {"[{'port':80}]", "[{'port':80,'protocol':'TCP'}]"},
+  {"[{'port':80,'name':'http'}]", "[{'port':80}]"}, {"[[1]]", "[[1,2]]"},
+  {"[[1],[2]]", "[[2],[1]]"}, {"[1]", "{'0':1}"},
+  {"{'o':[{'uid':'a'},{'uid':'b'}]}", "{'o':[{'uid':'a'}]}"},
+  {"{'o':[{'uid':'a','controller':true}]}", "{'o':[{'uid':'a'}]}"},
+  {"{'w':90}", "{'w':90.0}"}, {"{'w':1e2}", "{'w':100}"},
+  {"{'w':0}", "{'w':-0}"}, {"{'w':90}", "{'w':91}"},
+  {"{'w':90}", "{'w':'90'}"}, {"{'w':'90'}", "{'w':90}"},
+  {"{'s':'a'}", "{'s':'a'}"}, {"{'s':'a'}", "{'s':'A'}"},
+  {"{'s':'a'}", "{'s':'a '}"}, {"{'s':''}", "{}"}, {"{'s':'ab'}", "{'s':'a'}"},
+  {"{'b':true}", "{'b':true}"}, {"{'b':true}", "{'b':false}"},
+  {"{'b':false}", "{}"}, {"{'b':true}", "{'b':1}"},
+  {"{'b':false}", "{'b':null}"}, {"{'n':null}", "{'n':null}"},
+  {"{'n':null}", "{}"}, {"{'n':null}", "{'n':0}"}, {"{'n':0}", "{'n':null}"},
+  {"{'m':{},'l':[]}", "{}"}, {"{'m':{},'l':[]}", "{'m':null,'l':null}"},
+  {"{'m':{'a':1}}", "{}"}, {"{'l':[1]}", "{'l':null}"},
+  {"{'l':[]}", "{'l':[1]}"}, {"{'l':[]}", "{'l':[]}"},
+};
+
+static cJSON *managed_with_spec(const char *spec, int rv) {
+  cJSON *o = J("{'apiVersion':'networking.istio.io/v1',"
+               "'kind':'VirtualService','metadata':{'name':'x',"
+               "'namespace':'shop','labels':{'app.kubernetes.io/managed-by':"
+               "'smi-bridge'}}}");
+  char buf[16];
+
+  snprintf(buf, sizeof(buf), "%d", rv);
+  cJSON_AddStringToObject(cJSON_GetObjectItem(o, "metadata"),
+                          "resourceVersion", buf);
+  cJSON_AddItemToObject(o, "spec", J(spec));
+  return o;
+}
+
+static void fingerprint_agrees_with_subset(void **state) {
+  sb_cache *c = sb_cache_new(NULL, NULL);
+  size_t i;
+
+  (void) state;
+  assert_non_null(c);
+  for (i = 0; i < SB_ARRAY_SIZE(subset_cases); i++) {
+    cJSON *actual = managed_with_spec(subset_cases[i].a, (int) i + 1);
+    cJSON *desired = cJSON_CreateObject();
+    const sb_gen *g;
+    int want, got;
+
+    cJSON_AddItemToObject(desired, "spec", J(subset_cases[i].d));
+    assert_int_equal(sb_cache_apply(c, &R_VS, actual), 0);
+    g = sb_cache_gen(c, &VS, "shop", "x");
+    assert_non_null(g);
+    want = sb_json_subset(desired, actual);
+    got = sb_gen_contains(g, desired);
+    if (want != got)
+      fprintf(stderr, "  case %zu: %s in %s: subset %d, fingerprint %d\n",
+              i, subset_cases[i].d, subset_cases[i].a, want, got);
+    assert_int_equal(got, want);
+    cJSON_Delete(desired);
+    cJSON_Delete(actual);
+  }
+
+  /* The documented corners: an empty map, and an empty list facing a
+   * value that is not a list, count as contained. */
+  {
+    cJSON *actual = managed_with_spec("{'m':'x','l':'y'}", 1000);
+    const sb_gen *g;
+
+    assert_int_equal(sb_cache_apply(c, &R_VS, actual), 0);
+    g = sb_cache_gen(c, &VS, "shop", "x");
+    assert_true(has(g, "{'spec':{'m':{}}}"));
+    assert_true(has(g, "{'spec':{'l':[]}}"));
+    assert_false(has(g, "{'spec':{'m':{'a':1}}}"));
+    assert_false(has(g, "{'spec':{'l':[1]}}"));
+    cJSON_Delete(actual);
+  }
+  sb_cache_free(c);
 }
 
 static void generated_managed_and_foreign(void **state) {
   changelog l;
   sb_cache *c = new_cache(&l);
   const sb_gen *g;
-  const cJSON *meta, *ann;
-  cJSON *raw = fixture("vs-managed.json"), *want;
+  cJSON *raw = fixture("vs-managed.json"), *want, *meta, *x;
   size_t before;
 
   (void) state;
@@ -543,35 +636,61 @@ static void generated_managed_and_foreign(void **state) {
   assert_string_equal(g->source_kind, "TrafficSplit");
   assert_string_equal(g->source_name, "web");
   assert_string_equal(g->source_full_name, "web");
-  assert_non_null(g->obj);
-  /* Stripped: no status, no managedFields, no kubectl annotation; the
-   * rest is intact. */
-  assert_null(cJSON_GetObjectItem(g->obj, "status"));
-  meta = cJSON_GetObjectItem(g->obj, "metadata");
-  assert_null(cJSON_GetObjectItem(meta, "managedFields"));
-  ann = cJSON_GetObjectItem(meta, "annotations");
-  assert_null(cJSON_GetObjectItem(ann, "kubectl.kubernetes.io/"
-                                       "last-applied-configuration"));
-  assert_string_equal(cJSON_GetObjectItem(ann, "note")->valuestring, "kept");
-  assert_true(cJSON_Compare(cJSON_GetObjectItem(g->obj, "spec"),
-                            cJSON_GetObjectItem(raw, "spec"), 1));
-  assert_true(cJSON_Compare(cJSON_GetObjectItem(meta, "ownerReferences"),
-                            cJSON_GetObjectItem(cJSON_GetObjectItem(raw,
-                                                "metadata"),
-                                                "ownerReferences"), 1));
-  /* Exactly the object as sent minus those three. */
+
+  /* The object as sent, minus what the fingerprint leaves out (status,
+   * managedFields, the kubectl annotation, and the server's uid,
+   * resourceVersion, creationTimestamp and generation), is contained
+   * whole; each part of it too. */
   want = cJSON_Duplicate(raw, 1);
+  assert_non_null(want);
+  meta = cJSON_GetObjectItem(want, "metadata");
   cJSON_DeleteItemFromObject(want, "status");
-  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(want, "metadata"),
-                             "managedFields");
-  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(want,
-                             "metadata"), "annotations"),
+  cJSON_DeleteItemFromObject(meta, "managedFields");
+  cJSON_DeleteItemFromObject(meta, "uid");
+  cJSON_DeleteItemFromObject(meta, "resourceVersion");
+  cJSON_DeleteItemFromObject(meta, "creationTimestamp");
+  cJSON_DeleteItemFromObject(meta, "generation");
+  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(meta, "annotations"),
                              "kubectl.kubernetes.io/"
                              "last-applied-configuration");
-  assert_true(cJSON_Compare(want, g->obj, 1));
+  assert_true(sb_gen_contains(g, want));
+  assert_true(sb_gen_contains(g, NULL));
+  assert_true(has(g, "{'metadata':{'annotations':{'note':'kept'}}}"));
+  assert_true(has(g, "{'spec':{'hosts':['web.shop.svc.cluster.local']}}"));
+  assert_true(has(g, "{'metadata':{'labels':{'smi-bridge.io/source-kind':"
+                     "'TrafficSplit'}}}"));
+  /* Left out: never contained, whatever their value. */
+  x = cJSON_CreateObject();
+  assert_non_null(x);
+  cJSON_AddItemToObject(x, "status",
+                        cJSON_Duplicate(cJSON_GetObjectItem(raw, "status"),
+                                        1));
+  assert_non_null(cJSON_GetObjectItem(x, "status"));
+  assert_false(sb_gen_contains(g, x));
+  cJSON_Delete(x);
+  assert_false(has(g, "{'metadata':{'resourceVersion':'5001'}}"));
+  assert_false(has(g, "{'metadata':{'uid':"
+                      "'6c1f0c4e-1b7d-4e55-a0a4-7d3b0f5e2a11'}}"));
+  assert_false(has(g, "{'metadata':{'annotations':{'kubectl.kubernetes.io/"
+                      "last-applied-configuration':'x'}}}"));
+  /* A changed leaf, a leaf at another path, another list length, an
+   * ownerReference less: not contained. */
+  x = cJSON_Duplicate(want, 1);
+  cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
+          cJSON_GetObjectItem(x, "spec"), "http"), 0), "route"), 1),
+      "weight"), 11);
+  assert_false(sb_gen_contains(g, x));
+  cJSON_Delete(x);
+  assert_false(has(g, "{'metadata':{'annotations':{'other':'kept'}}}"));
+  assert_false(has(g, "{'spec':{'hosts':['web.shop.svc.cluster.local',"
+                      "'web']}}"));
+  assert_false(has(g, "{'spec':{'hosts':[]}}"));
+  assert_false(has(g, "{'metadata':{'ownerReferences':[]}}"));
+  assert_false(has(g, "{'metadata':{'labels':{'app.kubernetes.io/"
+                      "managed-by':'someone'}}}"));
   cJSON_Delete(want);
-  fprintf(stderr, "  managed VirtualService: %d JSON nodes as sent, %d kept,"
-          " %zu bytes accounted\n", count_json(raw), count_json(g->obj),
+  fprintf(stderr, "  managed VirtualService: %zu bytes accounted\n",
           sb_cache_bytes(c) - before);
 
   /* Foreign: a name and labels, never the body -- even with our source
@@ -579,7 +698,8 @@ static void generated_managed_and_foreign(void **state) {
   g = sb_cache_gen(c, &VS, "shop", "web-canary");
   assert_non_null(g);
   assert_int_equal(g->managed, 0);
-  assert_null(g->obj);
+  assert_false(has(g, "{}"));
+  assert_false(sb_gen_contains(g, NULL));
   assert_string_equal(g->uid, "a3e1d6b2-40c1-4b8e-8f27-9b0c5d4e3f21");
 
   /* Found under another version of the same kind, not under another kind
@@ -599,7 +719,7 @@ static void generated_managed_and_foreign(void **state) {
   assert_string_equal(take(&l), "G VirtualService shop/web-split 5001>5003\n");
   g = sb_cache_gen(c, &VS, "shop", "web-split");
   assert_int_equal(g->managed, 0);
-  assert_null(g->obj);
+  assert_false(has(g, "{'spec':{'hosts':['web.shop.svc.cluster.local']}}"));
 
   assert_int_equal(sb_cache_delete(c, &R_VS, raw), 0);
   assert_string_equal(take(&l), "G VirtualService shop/web-split 5003>-\n");
@@ -1217,6 +1337,7 @@ int main(void) {
     cmocka_unit_test(other_bad_objects_are_skipped),
     cmocka_unit_test(pod_churn_is_quiet),
     cmocka_unit_test(generated_managed_and_foreign),
+    cmocka_unit_test(fingerprint_agrees_with_subset),
     cmocka_unit_test(generated_by_source),
     cmocka_unit_test(sync_sweeps_the_missing),
     cmocka_unit_test(sync_per_namespace),

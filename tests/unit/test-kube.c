@@ -774,14 +774,15 @@ static void writes_are_rate_limited(void **state) {
   sb_kube *k;
   sb_kube_target t = {CM, "rate", NULL, NULL};
   sb_kube_opts o = {0};
-  res w[N], r[N], cw = {0};
+  res w[N], r[N], cw = {0}, u[N];
   sb_kube_call *queued;
-  uint64_t t0, reads_done = 0, writes_done;
+  uint64_t t0, reads_done = 0, writes_done, unpaced_done;
   int i;
 
   (void) state;
   memset(w, 0, sizeof(w));
   memset(r, 0, sizeof(r));
+  memset(u, 0, sizeof(u));
   base_cfg("admin");
   o.qps = 2;
   o.burst = 1;
@@ -805,6 +806,23 @@ static void writes_are_rate_limited(void **state) {
     cJSON_Delete(obj);
     sb_kube_cancel(queued);  /* leaves the line at once */
   }
+  /* Writes the caller paces itself skip the line and the bucket. */
+  for (i = 0; i < N; i++) {
+    char name[16];
+    cJSON *obj;
+
+    snprintf(name, sizeof(name), "u%d", i);
+    obj = configmap(name, "k", "v");
+    assert_int_equal(sb_kube_apply(k, &t, obj, SB_KUBE_UNPACED, on_res,
+                                   &u[i], NULL), 0);
+    cJSON_Delete(obj);
+  }
+  for (i = 0; i < N; i++) {
+    run_until(&loop, &u[i].done);
+    assert_int_equal(u[i].err, 0);
+    cJSON_Delete(u[i].body);
+  }
+  unpaced_done = uv_now(&loop) - t0;
   for (i = 0; i < N; i++) {
     run_until(&loop, &r[i].done);
     assert_int_equal(r[i].err, 0);
@@ -823,6 +841,9 @@ static void writes_are_rate_limited(void **state) {
    * issued in between, never wait for a token. */
   assert_true(writes_done >= 1450);
   assert_true(reads_done < 1000);
+  assert_true(unpaced_done < 1000);
+  /* ... and take no tokens: had they, the paced four would need 3.5 s. */
+  assert_true(writes_done < 3000);
   finish(&loop, k);
 }
 

@@ -367,6 +367,124 @@ static void a_pod_is_one_small_allocation(void **state) {
   sb_diags_free(&d);
 }
 
+static sb_obj *pod_named(const char *name, const char *ns,
+                         const char *hash, int port) {
+  char text[1024];
+  sb_diags d;
+  sb_obj *o;
+  cJSON *j;
+
+  snprintf(text, sizeof(text),
+           "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'%s',"
+           "'namespace':'%s','resourceVersion':'77','uid':'u',"
+           "'labels':{'app':'web','pod-template-hash':'%s','team':'pay'}},"
+           "'spec':{'serviceAccountName':'web-sa','containers':[{'name':"
+           "'c','ports':[{'containerPort':%d,'name':'http'},"
+           "{'containerPort':9090,'name':'admin-port','protocol':'UDP'}]}]},"
+           "'status':{'phase':'Booting'}}", name, ns, hash, port);
+  j = J(text);
+  sb_diags_init(&d);
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
+  cJSON_Delete(j);
+  sb_diags_free(&d);
+  return o;
+}
+
+static void same_pod(const sb_pod *a, const sb_pod *b) {
+  size_t i;
+
+  assert_string_equal(a->obj.name, b->obj.name);
+  assert_string_equal(a->obj.ns, b->obj.ns);
+  assert_string_equal(a->obj.resource_version, b->obj.resource_version);
+  assert_string_equal(a->obj.api_version, b->obj.api_version);
+  assert_int_equal(a->obj.kind, b->obj.kind);
+  assert_string_equal(a->service_account, b->service_account);
+  assert_string_equal(a->phase, b->phase);
+  assert_int_equal(a->nlabels, b->nlabels);
+  for (i = 0; i < a->nlabels; i++) {
+    assert_string_equal(a->labels[i].key, b->labels[i].key);
+    assert_string_equal(a->labels[i].value, b->labels[i].value);
+  }
+  assert_int_equal(a->nports, b->nports);
+  for (i = 0; i < a->nports; i++) {
+    assert_int_equal(a->ports[i].port, b->ports[i].port);
+    assert_string_equal(a->ports[i].name, b->ports[i].name);
+    assert_string_equal(a->ports[i].protocol, b->ports[i].protocol);
+  }
+}
+
+/* Replicas share their labels, ports, ServiceAccount and namespace; a pod
+ * reads the same before and after; the blocks go with the last pod, and
+ * outlive the pool when pods still hold them. */
+static void pods_share_what_they_repeat(void **state) {
+  sb_pool *pool = sb_pool_new();
+  sb_obj *a = pod_named("web-1", "shop", "7d9f", 8080);
+  sb_obj *b = pod_named("web-2", "shop", "7d9f", 8080);
+  sb_obj *c = pod_named("web-3", "shop", "8e0a", 8081);  /* a new RS */
+  sb_obj *ra = pod_named("web-1", "shop", "7d9f", 8080);
+  sb_obj *rc = pod_named("web-3", "shop", "8e0a", 8081);
+  sb_obj *before = a;
+  size_t size = sb_obj_size(a);
+  const sb_pod *pa, *pb, *pc;
+
+  (void) state;
+  assert_non_null(pool);
+  assert_int_equal(sb_obj_share(&a, pool), 0);
+  assert_ptr_not_equal(a, before);
+  assert_true(sb_obj_size(a) < size);
+  assert_int_equal(sb_obj_share(&b, pool), 0);
+  assert_int_equal(sb_obj_share(&c, pool), 0);
+  pa = (const sb_pod *) a;
+  pb = (const sb_pod *) b;
+  pc = (const sb_pod *) c;
+  same_pod(pa, (const sb_pod *) ra);
+  same_pod(pc, (const sb_pod *) rc);
+  assert_string_equal(pb->obj.name, "web-2");
+  assert_ptr_equal(pa->labels, pb->labels);
+  assert_ptr_equal(pa->ports, pb->ports);
+  assert_ptr_equal(pa->service_account, pb->service_account);
+  assert_ptr_equal(pa->obj.ns, pb->obj.ns);
+  assert_ptr_not_equal(pa->labels, pc->labels);
+  assert_ptr_not_equal(pa->ports, pc->ports);
+  assert_ptr_equal(pa->service_account, pc->service_account);
+  /* Two label sets, two port lists, "web-sa", "shop". */
+  assert_int_equal(sb_pool_count(pool), 6);
+  printf("shared pod: %zu bytes of its own instead of %zu; pool %zu bytes "
+         "for 3 pods\n", sb_obj_size(a), size, sb_pool_bytes(pool));
+
+  /* Sharing twice changes nothing. */
+  before = a;
+  assert_int_equal(sb_obj_share(&a, pool), 0);
+  assert_ptr_equal(a, before);
+
+  /* The last pod of a ReplicaSet takes its blocks along. */
+  sb_obj_free(c);
+  assert_int_equal(sb_pool_count(pool), 4);
+  sb_obj_free(b);
+  assert_int_equal(sb_pool_count(pool), 4);
+  /* The pool may go first: a's blocks stay valid until a goes. */
+  sb_pool_free(pool);
+  same_pod((const sb_pod *) a, (const sb_pod *) ra);
+  sb_obj_free(a);
+  sb_obj_free(ra);
+  sb_obj_free(rc);
+}
+
+/* Other kinds are left alone. */
+static void only_pods_are_shared(void **state) {
+  sb_pool *pool = sb_pool_new();
+  sb_obj *svc = ok("{'apiVersion':'v1','kind':'Service','metadata':{'name':"
+                   "'web','namespace':'shop'},'spec':{'ports':[{'port':80}]}}", 0);
+  sb_obj *before = svc;
+
+  (void) state;
+  assert_int_equal(sb_obj_share(&svc, pool), 0);
+  assert_ptr_equal(svc, before);
+  assert_int_equal(sb_pool_count(pool), 0);
+  sb_obj_free(svc);
+  sb_pool_free(pool);
+}
+
 static void smi_objects_are_small_too(void **state) {
   sb_obj *o;
   size_t strings;
@@ -423,6 +541,8 @@ int main(void) {
     cmocka_unit_test(services),
     cmocka_unit_test(pods_keep_only_what_identity_needs),
     cmocka_unit_test(a_pod_is_one_small_allocation),
+    cmocka_unit_test(pods_share_what_they_repeat),
+    cmocka_unit_test(only_pods_are_shared),
     cmocka_unit_test(smi_objects_are_small_too),
   };
 

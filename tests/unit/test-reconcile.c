@@ -187,16 +187,20 @@ static size_t count_reason(const sb_plan *p, const char *reason) {
   return n;
 }
 
-/* The cached copy of the plan's i-th applied object, for hand edits. */
+/* The server's copy of the plan's i-th applied object as echo() put it
+ * into the cache, at the resourceVersion the cache holds now (the cache
+ * keeps a fingerprint, not the JSON), for hand edits: each edit then
+ * starts from the object as desired and is the only difference. */
 static cJSON *cached_copy(const sb_cache *c, const sb_plan *p, size_t i) {
   const sb_gen *g = sb_cache_gen(c, p->actions[i].gvk, p->actions[i].ns,
                                  p->actions[i].name);
   cJSON *j;
 
   assert_non_null(g);
-  assert_non_null(g->obj);
-  j = cJSON_Duplicate(g->obj, 1);
+  assert_int_equal(g->managed, 1);
+  j = from_server(p->actions[i].obj, (int) i);
   assert_non_null(j);
+  set_str(meta_of(j), "resourceVersion", g->resource_version);
   return j;
 }
 

@@ -37,8 +37,8 @@ typedef struct env {
   sb_recorder *r;
 } env;
 
-static void env_open(env *e, const char *host, int dry_run,
-                     unsigned window_ms) {
+static void env_open_paced(env *e, const char *host, int dry_run,
+                           unsigned window_ms, double qps, int burst) {
   sb_recorder_opts o;
 
   assert_int_equal(uv_loop_init(&e->loop), 0);
@@ -49,7 +49,14 @@ static void env_open(env *e, const char *host, int dry_run,
   o.host = host;
   o.dry_run = dry_run;
   o.window_ms = window_ms;
+  o.qps = qps;
+  o.burst = burst;
   assert_int_equal(sb_recorder_new(&e->loop, e->k, &o, &e->r), 0);
+}
+
+static void env_open(env *e, const char *host, int dry_run,
+                     unsigned window_ms) {
+  env_open_paced(e, host, dry_run, window_ms, 0, 0);
 }
 
 static void env_close(env *e) {
@@ -501,6 +508,103 @@ static void close_cancels_writes(void **state) {
   fake_finish(&e.loop, e.k);
 }
 
+/* Writes go out one at a time, in the order the Events came, paced by
+ * the recorder's own bucket. */
+static void one_write_at_a_time(void **state) {
+  env e;
+  cJSON *reqs;
+  sb_objref o = WEB;
+  uint64_t t0;
+  const char *names[] = {"a", "b", "c", "d"};
+  int i;
+
+  (void) state;
+  env_open(&e, "h", 0, 0);
+  cJSON_Delete(fake_ctl(&e.loop, e.k, "/_fault?method=POST&path=" EVENTS
+                        "&ms=400&times=1"));
+  for (i = 0; i < 3; i++) {
+    o.name = names[i];
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  run_for(&e.loop, 200);
+  reqs = fake_requests(&e.loop, e.k, NULL, EVENTS);
+  assert_int_equal(cJSON_GetArraySize(reqs), 1);  /* the others wait */
+  cJSON_Delete(reqs);
+  wait_writes(&e, 3);
+  reqs = fake_requests(&e.loop, e.k, "POST", EVENTS);
+  assert_int_equal(cJSON_GetArraySize(reqs), 3);
+  for (i = 0; i < 3; i++)
+    assert_string_equal(jstr(cJSON_GetArrayItem(reqs, i),
+                             "body.involvedObject.name"), names[i]);
+  cJSON_Delete(reqs);
+  env_close(&e);
+
+  /* 10 a second, no burst: four Events take at least 0.3 s. */
+  env_open_paced(&e, "h", 0, 0, 10, 1);
+  uv_update_time(&e.loop);
+  t0 = uv_now(&e.loop);
+  for (i = 0; i < 4; i++) {
+    o.name = names[i];
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  wait_writes(&e, 4);
+  assert_true(uv_now(&e.loop) - t0 >= 290);
+  env_close(&e);
+}
+
+/* An Event last seen a window ago is forgotten (by a timer, without
+ * another Event coming); its spam bucket, still short of a token, is
+ * not. */
+static void forgotten_after_the_window(void **state) {
+  env e;
+  size_t events = 9, buckets = 9;
+
+  (void) state;
+  env_open(&e, "h", 0, 150);
+  assert_int_equal(sb_recorder_event(e.r, &WEB, SB_EVENT_NORMAL,
+                                     "Translated", "ok"), 0);
+  wait_writes(&e, 1);
+  sb_recorder_remembered(e.r, &events, &buckets);
+  assert_int_equal(events, 1);
+  assert_int_equal(buckets, 1);
+  run_for(&e.loop, 1300);
+  sb_recorder_remembered(e.r, &events, &buckets);
+  assert_int_equal(events, 0);
+  assert_int_equal(buckets, 1);
+  env_close(&e);
+}
+
+/* While 1000 Events wait for their write, a new one is dropped. */
+static void queue_is_bounded(void **state) {
+  env e;
+  sb_objref o = WEB;
+  char name[32];
+  int i, n = 0;
+
+  (void) state;
+  env_open(&e, "h", 0, 0);
+  cJSON_Delete(fake_ctl(&e.loop, e.k, "/_fault?method=POST&path=" EVENTS
+                        "&ms=3000&times=1"));
+  for (i = 0; i < 1002; i++) {
+    snprintf(name, sizeof(name), "obj-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  /* One out, a thousand waiting, one dropped. */
+  assert_int_equal(sb_recorder_dropped(e.r), 1);
+  /* A repeat of a waiting Event only raises its count. */
+  o.name = "obj-5";
+  assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                     "Translated", "ok"), 0);
+  assert_int_equal(sb_recorder_dropped(e.r), 1);
+  sb_recorder_close(e.r, fake_closed, &n);
+  run_until(&e.loop, &n);
+  fake_finish(&e.loop, e.k);
+}
+
 static void bad_arguments(void **state) {
   env e;
   sb_objref noname = {"v1", "Service", "shop", NULL, NULL};
@@ -526,7 +630,10 @@ int main(void) {
       cmocka_unit_test(dry_run_logs_instead),
       cmocka_unit_test(table_is_bounded),
       cmocka_unit_test(close_cancels_writes),
-      cmocka_unit_test(bad_arguments),
+      cmocka_unit_test(one_write_at_a_time),
+    cmocka_unit_test(forgotten_after_the_window),
+    cmocka_unit_test(queue_is_bounded),
+    cmocka_unit_test(bad_arguments),
   };
 
   return cmocka_run_group_tests(tests, fake_setup, fake_teardown);

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Convergence: how long the controller takes to write the objects for
+N TrafficSplits, against how long the API server takes to accept N direct
+creates of the same objects.
+
+    tests/bench/converge.py [--splits 1000] [--runs 3] [--mesh istio]
+                            [--kubeconfig K] [--settings raised,default]
+
+Per run, in fresh namespaces of one control plane:
+
+  direct    the N objects the controller would write (rendered offline
+            with `smi-bridge translate`, so they are byte for byte the
+            same) are POSTed by bench-create: the project's HTTP/2 client,
+            64 requests in flight, no client-side rate limit.
+  backlog   N TrafficSplits with their Services (root + two backends)
+            exist; `smi-bridge run` starts; the clock runs from the
+            process start until a watch has seen all N generated objects.
+  live      the controller has started and synced an empty namespace;
+            bench-create then creates the N TrafficSplits (Services exist
+            already); the clock runs from the first create until the last
+            generated object is seen.
+
+"direct" is timed the same way (from starting bench-create until the
+watch has seen all N), so both include a process start, the kubeconfig
+and a TLS handshake. Ratios are controller / direct of the same run;
+the medians over the runs are printed.
+
+Settings: "raised" runs the controller with --kube-api-qps 100000
+--kube-api-burst 100000 (the client-side write limit out of the way: this
+measures the controller itself); "default" with its defaults (20 QPS,
+burst 30, 4 workers), which is what a user gets. Extra controller flags
+can be given after `--`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import benchlib as b
+
+RES = {
+    "istio": ("networking.istio.io/v1/virtualservices",
+              ["--mesh", "istio"]),
+    "linkerd": ("policy.linkerd.io/v1beta3/httproutes",
+                ["--mesh", "linkerd"]),
+}
+SETTINGS = {
+    "raised": ["--kube-api-qps", "100000", "--kube-api-burst", "100000"],
+    "default": [],
+}
+
+
+def splits(ns, n, uid=False):
+    objs = []
+    for i in range(n):
+        ts = b.traffic_split(ns, "web-%d" % i, "web-%d" % i,
+                             ["web-%d-v1" % i, "web-%d-v2" % i])
+        if uid:
+            ts["metadata"]["uid"] = "00000000-0000-4000-8000-%012d" % i
+        objs.append(ts)
+    return objs
+
+
+def services(ns, n):
+    objs = []
+    for i in range(n):
+        for suffix in ("", "-v1", "-v2"):
+            objs.append(b.service(ns, "web-%d%s" % (i, suffix),
+                                  "web-%d%s" % (i, suffix)))
+    return objs
+
+
+def rendered(cluster, ns, n, mesh):
+    """The objects the controller writes for n splits in ns."""
+    path = cluster.path("input-%s.json" % ns)
+    with open(path, "w") as f:
+        json.dump({"apiVersion": "v1", "kind": "List",
+                   "items": services(ns, n) + splits(ns, n, uid=True)}, f)
+    p = subprocess.run([b.find_binary("SB_SMI_BRIDGE", "smi-bridge"),
+                        "translate", "-f", path, "--mesh", mesh, "-o",
+                        "json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        b.die("translate: %s" % p.stderr[-500:])
+    return json.loads(p.stdout)["items"]
+
+
+def new_namespace(cluster, name):
+    b.bulk_create(cluster, "/v1/namespaces", [b.namespace(name)], "ns-" + name)
+
+
+def direct(cluster, tag, n, mesh):
+    res = RES[mesh][0]
+    ns = "direct-%s" % tag
+    new_namespace(cluster, ns)
+    objs = rendered(cluster, ns, n, mesh)
+    w = b.Watcher(cluster.api, res, ns)
+    out, t0 = b.bulk_create_timed(cluster, res, objs, "direct-" + tag)
+    t = w.reached(len(objs), timeout=600) - t0
+    w.stop()
+    b.log("direct %s: %d objects in %.2fs (bench-create: %.2fs)"
+          % (tag, len(objs), t, out["seconds"]))
+    return {"seconds": t, "client_seconds": out["seconds"],
+            "objects": len(objs)}
+
+
+def controller_stats(ctl):
+    m = ctl.metrics()
+    rest = {}
+    for k, v in m.items():
+        if k.startswith("rest_client_requests_total"):
+            method = k.split('method="')[1].split('"')[0]
+            rest[method] = rest.get(method, 0) + v
+    return {
+        "requests": rest,
+        "reconciles": sum(v for k, v in m.items()
+                          if k.startswith("controller_runtime_reconcile_total"
+                                          )),
+        "applied": sum(v for k, v in m.items()
+                       if k.startswith("smi_bridge_objects_applied_total")),
+        "cpu_seconds": ctl.cpu(),
+        "rss_kib": ctl.status()["VmRSS"],
+    }
+
+
+def backlog(cluster, tag, n, mesh, flags):
+    res, mesh_args = RES[mesh]
+    ns = "backlog-%s" % tag
+    new_namespace(cluster, ns)
+    b.bulk_create(cluster, "/v1/services", services(ns, n), "svc-" + tag)
+    b.bulk_create(cluster, "split.smi-spec.io/v1alpha4/trafficsplits",
+                  splits(ns, n), "ts-" + tag)
+    want = len(rendered(cluster, ns, n, mesh))
+    w = b.Watcher(cluster.api, res, ns)
+    with b.Controller(cluster, ["-n", ns] + mesh_args + flags,
+                      name="backlog-" + tag) as ctl:
+        t_ready = ctl.wait_ready() - ctl.t_start
+        t = w.reached(want, timeout=1800, alive=ctl.alive) - ctl.t_start
+        w.stop()
+        ctl.wait_quiet()
+        st = controller_stats(ctl)
+    b.log("backlog %s: %d objects in %.2fs (synced after %.2fs); %s"
+          % (tag, want, t, t_ready, json.dumps(st)))
+    return dict(st, seconds=t, ready_seconds=t_ready, objects=want)
+
+
+def live(cluster, tag, n, mesh, flags):
+    res, mesh_args = RES[mesh]
+    ns = "live-%s" % tag
+    new_namespace(cluster, ns)
+    b.bulk_create(cluster, "/v1/services", services(ns, n), "svc-" + tag)
+    want = len(rendered(cluster, ns, n, mesh))
+    w = b.Watcher(cluster.api, res, ns)
+    b.log("live %s: starting the controller" % tag)
+    with b.Controller(cluster, ["-n", ns] + mesh_args + flags,
+                      name="live-" + tag) as ctl:
+        ctl.wait_ready()
+        ctl.wait_quiet(quiet=1.0)
+        b.log("live %s: creating the splits" % tag)
+        out, t0 = b.bulk_create_timed(
+            cluster, "split.smi-spec.io/v1alpha4/trafficsplits",
+            splits(ns, n), "live-ts-" + tag)
+        t = w.reached(want, timeout=1800, alive=ctl.alive) - t0
+        w.stop()
+        ctl.wait_quiet()
+        st = controller_stats(ctl)
+    b.log("live %s: %d objects in %.2fs (creating the splits: %.2fs); %s"
+          % (tag, want, t, out["seconds"], json.dumps(st)))
+    return dict(st, seconds=t, create_seconds=out["seconds"], objects=want)
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
+    ap = b.common_args(__doc__.split("\n")[0])
+    ap.add_argument("--splits", type=int, default=1000)
+    ap.add_argument("--mesh", choices=sorted(RES), default="istio")
+    ap.add_argument("--settings", default="raised,default",
+                    help="comma list of: raised, default")
+    ap.add_argument("--modes", default="backlog,live",
+                    help="comma list of: backlog, live")
+    ap.add_argument("--default-runs", type=int, default=1,
+                    help="runs with the default settings (they are slow)")
+    args = ap.parse_args(argv)
+    settings = args.settings.split(",")
+    modes = args.modes.split(",")
+    results = {"machine": b.machine_notes(), "splits": args.splits,
+               "mesh": args.mesh, "extra_flags": extra, "runs": []}
+
+    uniq = "%04x" % (int(time.time()) & 0xffff)  # a reused cluster
+    with b.Cluster(args) as cluster:
+        for run in range(args.runs):
+            r = {"direct": direct(cluster, "%s-r%d" % (uniq, run),
+                                  args.splits, args.mesh)}
+            for s in settings:
+                if s == "default" and run >= args.default_runs:
+                    continue
+                flags = SETTINGS[s] + extra
+                for mode in modes:
+                    fn = backlog if mode == "backlog" else live
+                    r["%s-%s" % (mode, s)] = fn(
+                        cluster, "%s-%s-r%d" % (s, uniq, run), args.splits,
+                        args.mesh, flags)
+            results["runs"].append(r)
+
+    summary = {}
+    for key in sorted({k for r in results["runs"] for k in r}):
+        secs = [r[key]["seconds"] for r in results["runs"] if key in r]
+        ratios = [r[key]["seconds"] / r["direct"]["seconds"]
+                  for r in results["runs"] if key in r]
+        summary[key] = {"median_seconds": round(b.median(secs), 2),
+                        "median_ratio": round(b.median(ratios), 2),
+                        "runs": len(secs)}
+    results["summary"] = summary
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
