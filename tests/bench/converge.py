@@ -19,6 +19,10 @@ Per run, in fresh namespaces of one control plane:
             bench-create then creates the N TrafficSplits (Services exist
             already); the clock runs from the first create until the last
             generated object is seen.
+  direct-apply  the objects of "direct" written by bench-create with
+            server-side apply (--apply), as the controller writes them:
+            not the baseline, but it shows what the API server charges
+            for an apply over a create.
 
 "direct" is timed the same way (from starting bench-create until the
 watch has seen all N), so both include a process start, the kubeconfig
@@ -26,10 +30,11 @@ and a TLS handshake. Ratios are controller / direct of the same run;
 the medians over the runs are printed.
 
 Settings: "raised" runs the controller with --kube-api-qps 100000
---kube-api-burst 100000 (the client-side write limit out of the way: this
-measures the controller itself); "default" with its defaults (20 QPS,
-burst 30, 4 workers), which is what a user gets. Extra controller flags
-can be given after `--`.
+--kube-api-burst 100000 --workers 64 (the client-side write limit out of
+the way, and as many reconciles at once as bench-create has requests in
+flight: this measures the controller itself); "default" with its
+defaults (20 QPS, burst 30, 4 workers), which is what a user gets. Extra
+controller flags can be given after `--`.
 """
 
 import json
@@ -47,7 +52,8 @@ RES = {
                 ["--mesh", "linkerd"]),
 }
 SETTINGS = {
-    "raised": ["--kube-api-qps", "100000", "--kube-api-burst", "100000"],
+    "raised": ["--kube-api-qps", "100000", "--kube-api-burst", "100000",
+               "--workers", "64"],
     "default": [],
 }
 
@@ -90,17 +96,19 @@ def new_namespace(cluster, name):
     b.bulk_create(cluster, "/v1/namespaces", [b.namespace(name)], "ns-" + name)
 
 
-def direct(cluster, tag, n, mesh):
+def direct(cluster, tag, n, mesh, apply=False):
     res = RES[mesh][0]
-    ns = "direct-%s" % tag
+    kind = "direct-apply" if apply else "direct"
+    ns = "%s-%s" % (kind, tag)
     new_namespace(cluster, ns)
     objs = rendered(cluster, ns, n, mesh)
     w = b.Watcher(cluster.api, res, ns)
-    out, t0 = b.bulk_create_timed(cluster, res, objs, "direct-" + tag)
+    out, t0 = b.bulk_create_timed(cluster, res, objs, "%s-%s" % (kind, tag),
+                                  apply=apply)
     t = w.reached(len(objs), timeout=600) - t0
     w.stop()
-    b.log("direct %s: %d objects in %.2fs (bench-create: %.2fs)"
-          % (tag, len(objs), t, out["seconds"]))
+    b.log("%s %s: %d objects in %.2fs (bench-create: %.2fs)"
+          % (kind, tag, len(objs), t, out["seconds"]))
     return {"seconds": t, "client_seconds": out["seconds"],
             "objects": len(objs)}
 
@@ -195,7 +203,9 @@ def main():
     with b.Cluster(args) as cluster:
         for run in range(args.runs):
             r = {"direct": direct(cluster, "%s-r%d" % (uniq, run),
-                                  args.splits, args.mesh)}
+                                  args.splits, args.mesh),
+                 "direct-apply": direct(cluster, "%s-r%d" % (uniq, run),
+                                        args.splits, args.mesh, apply=True)}
             for s in settings:
                 if s == "default" and run >= args.default_runs:
                     continue
