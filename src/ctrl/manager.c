@@ -394,6 +394,10 @@ static void finish(struct inflight *f, int ok, long retry_after) {
     continue_stop(m);
     return;
   }
+  /* Events wait while the queue has work; the next reconcile, if any,
+   * starts from the queue's idle callback and holds them again. */
+  if (!m->inflight && !sb_queue_len(m->queue))
+    sb_recorder_hold(m->rec, 0);
   if (++m->since_trim >= TRIM_AFTER && !m->inflight &&
       !sb_queue_len(m->queue))
     trim_heap(m);
@@ -538,6 +542,7 @@ static void process(sb_queue *q, const char *key, void *data) {
     f->next->prev = f;
   m->flights = f;
   m->inflight++;
+  sb_recorder_hold(m->rec, 1);
   if (sb_index_key_parse(f->keybuf, &f->k) != 0) {
     sb_log(SB_LOG_ERROR, "bad queue key", "key=%s", key);
     finish(f, 1, -1);

@@ -32,7 +32,10 @@
  * write bucket is skipped: SB_KUBE_UNPACED). Events are advice; the
  * writes that keep generated objects in step come first, and a burst of
  * a thousand "Translated" Events neither takes their tokens nor competes
- * with them for the API server beyond one request at a time. At most one
+ * with them for the API server beyond one request at a time; while the
+ * controller holds the recorder (reconciles in flight), they start at
+ * most once a second, until half the queue is taken, and catch up when
+ * it lets go. At most one
  * write per Event is out or waiting: repeats only raise the count, and
  * the write carries the newest count when it goes. A failed write is
  * logged once and forgotten (the entry is dropped, so the next occurrence
@@ -64,6 +67,7 @@
 #define MAX_QUEUED 1000            /* Events waiting for their write */
 #define MAX_NAME 253               /* an Event name is a DNS subdomain */
 #define MIN_SWEEP_MS 1000
+#define HELD_GAP_MS 1000           /* between write starts while held */
 
 /* A node of an LRU table: the hash map finds it, the list orders it. */
 typedef struct lru_node {
@@ -120,6 +124,9 @@ struct sb_recorder {
   size_t inflight;
   sb_bucket pace;              /* the recorder's own write bucket */
   uv_timer_t pace_timer;
+  int held;                    /* sb_recorder_hold */
+  int started;                 /* a write has started (last_start_ms) */
+  uint64_t last_start_ms;
   uv_timer_t sweep_timer;
   uint64_t last_suffix;        /* event name suffixes never repeat */
   unsigned long written, failed, dropped;
@@ -443,6 +450,8 @@ static void send_entry(sb_recorder *r, entry *e) {
   }
   if (!rc) {
     r->inflight++;
+    r->started = 1;
+    r->last_start_ms = uv_now(r->loop);
     return;
   }
   r->failed++;
@@ -458,6 +467,18 @@ static void on_pace(uv_timer_t *t) {
   pump(t->data);
 }
 
+/* Milliseconds a held recorder still waits before its next write. Once
+ * half the queue is taken, Events go at their own pace again: holding
+ * them must not make the queue cap drop them. */
+static uint64_t held_wait(const sb_recorder *r) {
+  uint64_t now = uv_now(r->loop);
+
+  if (!r->held || !r->started || r->queued >= MAX_QUEUED / 2 ||
+      now - r->last_start_ms >= HELD_GAP_MS)
+    return 0;
+  return HELD_GAP_MS - (now - r->last_start_ms);
+}
+
 /* Starts queued writes while there is room and a token. */
 static void pump(sb_recorder *r) {
   uint64_t wait;
@@ -468,6 +489,12 @@ static void pump(sb_recorder *r) {
       free(dequeue(r));
       continue;
     }
+    wait = held_wait(r);
+    if (wait) {
+      if (!uv_is_active((uv_handle_t *) &r->pace_timer))
+        uv_timer_start(&r->pace_timer, on_pace, wait, 0);
+      return;
+    }
     wait = sb_bucket_take(&r->pace, uv_now(r->loop));
     if (wait) {
       if (!uv_is_active((uv_handle_t *) &r->pace_timer))
@@ -476,6 +503,17 @@ static void pump(sb_recorder *r) {
     }
     e = dequeue(r);
     send_entry(r, e);
+  }
+}
+
+void sb_recorder_hold(sb_recorder *r, int on) {
+  if (!r || r->held == !!on)
+    return;
+  r->held = !!on;
+  if (!on && !r->closing) {
+    /* A wait for the held gap is over; a wait for a token is redone. */
+    uv_timer_stop(&r->pace_timer);
+    pump(r);
   }
 }
 

@@ -554,6 +554,54 @@ static void one_write_at_a_time(void **state) {
   env_close(&e);
 }
 
+/* Held (reconciles in flight), the recorder starts one write a second;
+ * let go, it sends what waits at once. A queue half full goes at its own
+ * pace even while held, so holding never makes the cap drop Events. */
+static void held_events_wait(void **state) {
+  env e;
+  cJSON *reqs;
+  sb_objref o = WEB;
+  char name[32];
+  uint64_t t0;
+  unsigned long w, f;
+  int i;
+
+  (void) state;
+  env_open(&e, "h", 0, 0);
+  sb_recorder_hold(e.r, 1);
+  for (i = 0; i < 3; i++) {
+    snprintf(name, sizeof(name), "held-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  run_for(&e.loop, 500);
+  reqs = fake_requests(&e.loop, e.k, "POST", EVENTS);
+  assert_int_equal(cJSON_GetArraySize(reqs), 1);  /* the others wait */
+  cJSON_Delete(reqs);
+  uv_update_time(&e.loop);
+  t0 = uv_now(&e.loop);
+  sb_recorder_hold(e.r, 0);
+  wait_writes(&e, 3);
+  /* Held, the third would start two seconds after the first. */
+  assert_true(uv_now(&e.loop) - t0 < 1200);
+  env_close(&e);
+
+  env_open(&e, "h", 0, 0);
+  sb_recorder_hold(e.r, 1);
+  for (i = 0; i < 520; i++) {
+    snprintf(name, sizeof(name), "many-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  run_for(&e.loop, 800);
+  sb_recorder_stats(e.r, &w, &f);
+  assert_true(w + f >= 3);
+  assert_int_equal(sb_recorder_dropped(e.r), 0);
+  env_close(&e);
+}
+
 /* An Event last seen a window ago is forgotten (by a timer, without
  * another Event coming); its spam bucket, still short of a token, is
  * not. */
@@ -631,6 +679,7 @@ int main(void) {
       cmocka_unit_test(table_is_bounded),
       cmocka_unit_test(close_cancels_writes),
       cmocka_unit_test(one_write_at_a_time),
+    cmocka_unit_test(held_events_wait),
     cmocka_unit_test(forgotten_after_the_window),
     cmocka_unit_test(queue_is_bounded),
     cmocka_unit_test(bad_arguments),
