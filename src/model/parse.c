@@ -78,7 +78,7 @@ const char *sb__str(sb__pctx *c, const char *s) {
   return p;
 }
 
-/* Values that most objects repeat. Sorted (strcmp) for bsearch. */
+/* Values that most objects repeat. Sorted (strcmp) for find_common. */
 static const char *const common_strings[] = {
   "*",
   "CONNECT",
@@ -140,30 +140,44 @@ static const char *const common_strings[] = {
   "version",
 };
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *) a, *(const char *const *) b);
+/* A binary search over common_strings (bsearch with strcmp order, but
+ * inline: every label key and value of every Service and Pod comes
+ * through here, and most comparisons are settled by the first byte). */
+static const char *find_common(const char *s) {
+  size_t lo = 0, hi = SB_ARRAY_SIZE(common_strings);
+  unsigned char c0 = (unsigned char) s[0];
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *m = common_strings[mid];
+    unsigned char m0 = (unsigned char) m[0];
+    int d = c0 != m0 ? (c0 < m0 ? -1 : 1) : strcmp(s, m);
+
+    if (d == 0)
+      return m;
+    if (d < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
 }
 
 int sb__is_common(const char *s) {
-  const char *const *hit;
-
   if (!s || !*s)
     return 0;  /* "" may be a literal or a copy: never assume */
-  hit = bsearch(&s, common_strings, SB_ARRAY_SIZE(common_strings),
-                sizeof(common_strings[0]), cmp_str);
-  return hit && *hit == s;
+  return find_common(s) == s;
 }
 
 const char *sb__str_common(sb__pctx *c, const char *s) {
-  const char *const *hit;
+  const char *hit;
 
   if (!s)
     return NULL;
   if (!*s)
     return "";
-  hit = bsearch(&s, common_strings, SB_ARRAY_SIZE(common_strings),
-                sizeof(common_strings[0]), cmp_str);
-  return hit ? *hit : sb__str(c, s);
+  hit = find_common(s);
+  return hit ? hit : sb__str(c, s);
 }
 
 /* ---- diagnostics --------------------------------------------------------- */
@@ -305,13 +319,22 @@ const char *sb__scalar(char *buf, const cJSON *n) {
 
 /* ---- reading JSON -------------------------------------------------------- */
 
+/* Every field of every object is looked up here, twice (one lookup per
+ * pass), so this is cJSON_GetObjectItemCaseSensitive written out: the
+ * first byte is compared before strcmp is called, which turns most of the
+ * siblings passed over into one load and one compare. Same result,
+ * including stopping at a member without a name, as cJSON does. */
 const cJSON *sb__get(const cJSON *obj, const char *key) {
   const cJSON *n;
 
-  if (!cJSON_IsObject(obj))
+  if (!obj || (obj->type & 0xFF) != cJSON_Object || !key)
     return NULL;
-  n = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsNull(n) ? NULL : n;
+  for (n = obj->child; n && n->string; n = n->next)
+    if (n->string[0] == key[0] && strcmp(n->string, key) == 0)
+      break;
+  if (!n || !n->string || (n->type & 0xFF) == cJSON_NULL)
+    return NULL;
+  return n;
 }
 
 const char *sb__type(const cJSON *n) {
