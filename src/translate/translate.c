@@ -222,6 +222,31 @@ static int owner_cmp(const void *a, const void *b) {
   return c ? c : strcmp(x->uid ? x->uid : "", y->uid ? y->uid : "");
 }
 
+/* sb__jadd for a key that is a string literal: cJSON keeps the pointer
+ * instead of a copy (cJSON_StringIsConst; cJSON_Delete and
+ * cJSON_Duplicate honour it). Every generated object has a dozen such
+ * keys in its header, each otherwise a malloc, a copy and a free. Only
+ * for literals: a key from the world could be freed before the object. */
+static cJSON *jadd_lit(sb__tx *t, cJSON *parent, const char *key,
+                       cJSON *node) {
+  if (!parent || !node) {
+    cJSON_Delete(node);
+    t->oom = 1;
+    return NULL;
+  }
+  if (!cJSON_AddItemToObjectCS(parent, key, node)) {
+    cJSON_Delete(node);
+    t->oom = 1;
+    return NULL;
+  }
+  return node;
+}
+
+static cJSON *jstr_lit(sb__tx *t, cJSON *parent, const char *key,
+                       const char *v) {
+  return jadd_lit(t, parent, key, cJSON_CreateString(v ? v : ""));
+}
+
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
                   const char *name, const char *ns,
                   const sb_obj *const *owners, size_t nowners,
@@ -235,24 +260,24 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     t->oom = 1;
     return NULL;
   }
-  sb__jstr(t, o, "apiVersion", api_version);
-  sb__jstr(t, o, "kind", kind);
-  meta = sb__jobj(t, o, "metadata");
-  sb__jstr(t, meta, "name", name);
-  sb__jstr(t, meta, "namespace", ns);
-  labels = sb__jobj(t, meta, "labels");
-  sb__jstr(t, labels, SB_LABEL_MANAGED_BY, SB_MANAGER);
-  sb__jstr(t, labels, SB_LABEL_SOURCE_KIND, sb_kind_name(t->key->kind));
+  jstr_lit(t, o, "apiVersion", api_version);
+  jstr_lit(t, o, "kind", kind);
+  meta = jadd_lit(t, o, "metadata", cJSON_CreateObject());
+  jstr_lit(t, meta, "name", name);
+  jstr_lit(t, meta, "namespace", ns);
+  labels = jadd_lit(t, meta, "labels", cJSON_CreateObject());
+  jstr_lit(t, labels, SB_LABEL_MANAGED_BY, SB_MANAGER);
+  jstr_lit(t, labels, SB_LABEL_SOURCE_KIND, sb_kind_name(t->key->kind));
   if (sb_label_value(t->key->name, value)) {
     t->oom = 1;
   } else {
-    sb__jstr(t, labels, SB_LABEL_SOURCE_NAME, value);
+    jstr_lit(t, labels, SB_LABEL_SOURCE_NAME, value);
     /* A hashed label cannot be read back: the full name goes into an
      * annotation (no length limit) so the controller can always find the
      * source of what it generated. */
     if (strcmp(value, t->key->name) != 0)
-      sb__jstr(t, sb__jobj(t, meta, "annotations"), SB_LABEL_SOURCE_NAME,
-               t->key->name);
+      jstr_lit(t, jadd_lit(t, meta, "annotations", cJSON_CreateObject()),
+               SB_LABEL_SOURCE_NAME, t->key->name);
   }
 
   for (i = 0; i < nowners; i++)
@@ -270,10 +295,10 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     refs = sb__jarr(t, meta, "ownerReferences");
     for (i = 0; i < nuid; i++) {
       cJSON *r = sb__jobj(t, refs, NULL);
-      sb__jstr(t, r, "apiVersion", sorted[i]->api_version);
-      sb__jstr(t, r, "kind", sb_kind_name(sorted[i]->kind));
-      sb__jstr(t, r, "name", sorted[i]->name);
-      sb__jstr(t, r, "uid", sorted[i]->uid);
+      jstr_lit(t, r, "apiVersion", sorted[i]->api_version);
+      jstr_lit(t, r, "kind", sb_kind_name(sorted[i]->kind));
+      jstr_lit(t, r, "name", sorted[i]->name);
+      jstr_lit(t, r, "uid", sorted[i]->uid);
       /* Kubernetes allows one controller; shared objects get none. */
       if (controller && nowners == 1)
         sb__jbool(t, r, "controller", 1);
