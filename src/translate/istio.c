@@ -489,7 +489,7 @@ static void istio_target(sb__tx *t, const sb_traffic_target *tt) {
   spec = sb__jobj(t, ap, "spec");
   ml = sb__jobj(t, sb__jobj(t, spec, "selector"), "matchLabels");
   for (i = 0; i < id.nlabels; i++)
-    sb__jstr(t, ml, id.labels[i].key, id.labels[i].value);
+    sb__jstr_dup(t, ml, id.labels[i].key, id.labels[i].value);
   sb__jstr(t, spec, "action", "ALLOW");
   build_rules(t, tt, &a, spec);
   sb__push(t, ap);

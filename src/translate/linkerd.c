@@ -471,7 +471,7 @@ static void linkerd_sa(sb__tx *t, const char *ns, const char *sa) {
     spec = sb__jobj(t, o, "spec");
     ml = sb__jobj(t, sb__jobj(t, spec, "podSelector"), "matchLabels");
     for (k = 0; k < id.nlabels; k++)
-      sb__jstr(t, ml, id.labels[k].key, id.labels[k].value);
+      sb__jstr_dup(t, ml, id.labels[k].key, id.labels[k].value);
     sb__jint(t, spec, "port", all[i]);
     sb__push(t, o);
     if (routes && whole) {

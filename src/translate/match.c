@@ -527,7 +527,7 @@ int sb__convert_match(sb__tx *t, sb__match_form form, const sb_http_match *m,
       t->oom = 1;
     for (i = 0; headers && i < m->nheaders; i++) {
       if (form == SB__MATCH_VS) {
-        cJSON *h = sb__jobj(t, headers, names.v[i]);
+        cJSON *h = sb__jobj_dup(t, headers, names.v[i]);
         sb__jstr(t, h, "regex", m->headers[i].value);
       } else {
         cJSON *h = sb__jobj(t, headers, NULL);

@@ -45,10 +45,8 @@ void sb_out_free(sb_out *out) {
   for (i = 0; i < out->nobjs; i++)
     cJSON_Delete(out->objs[i]);
   free(out->objs);
-  for (i = 0; i < out->ndeps; i++) {
-    free(out->deps[i].ns);
-    free(out->deps[i].name);
-  }
+  for (i = 0; i < out->ndeps; i++)
+    free(out->deps[i].ns);  /* name shares its block (sb__dep) */
   free(out->deps);
   sb_diags_free(&out->diags);
   sb_out_init(out);
@@ -88,10 +86,23 @@ void sb__push(sb__tx *t, cJSON *obj) {
 
 void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
               const char *path, const char *fmt, ...) {
+  char small[1024];
   sb_buf msg;
   va_list ap;
-  int rc;
+  int n, rc = 0;
 
+  /* One formatting pass into the stack when the message fits (nearly
+   * always); sb_buf_vaddf would measure first and format again. Linkerd
+   * warns once per TrafficTarget with per-route access. */
+  va_start(ap, fmt);
+  n = vsnprintf(small, sizeof(small), fmt, ap);
+  va_end(ap);
+  if (n >= 0 && (size_t) n < sizeof(small)) {
+    if (sb_diags_add(&t->out->diags, sev, reason, &t->loc, path, "%s",
+                     small))
+      t->oom = 1;
+    return;
+  }
   sb_buf_init(&msg, 64 * 1024);
   va_start(ap, fmt);
   rc = sb_buf_vaddf(&msg, fmt, ap);
@@ -116,7 +127,7 @@ void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
              const char *name) {
   sb_out *out = t->out;
   sb_dep *d;
-  size_t i;
+  size_t i, a, b;
 
   if (sel != SB_DEP_OBJECT)
     kind = sel == SB_DEP_SPLITS_OF_ROOT ? SB_KIND_TRAFFIC_SPLIT
@@ -138,17 +149,26 @@ void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
     out->deps = v;
     out->deps_cap = cap;
   }
+  /* ns and name in one block ("ns\0name\0"): a Linkerd key reads a
+   * dozen objects and pod sets, so one malloc per dependency instead of
+   * two adds up. sb_out_free frees ns only. */
+  if (!ns)
+    ns = "";
+  if (!name)
+    name = "";
+  a = strlen(ns) + 1;
+  b = strlen(name) + 1;
   d = &out->deps[out->ndeps];
   d->sel = sel;
   d->kind = kind;
-  d->ns = strdup(ns ? ns : "");
-  d->name = strdup(name ? name : "");
-  if (!d->ns || !d->name) {
-    free(d->ns);
-    free(d->name);
+  d->ns = malloc(a + b);
+  if (!d->ns) {
     t->oom = 1;
     return;
   }
+  memcpy(d->ns, ns, a);
+  d->name = d->ns + a;
+  memcpy(d->name, name, b);
   out->ndeps++;
 }
 
@@ -160,7 +180,8 @@ const sb_obj *sb__tx_get(sb__tx *t, sb_kind kind, const char *ns,
 
 /* ---- JSON --------------------------------------------------------------- */
 
-cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
+static cJSON *jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node,
+                   int copy) {
   int ok;
 
   if (!parent || !node) {
@@ -168,14 +189,28 @@ cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
     t->oom = 1;
     return NULL;
   }
-  ok = key ? cJSON_AddItemToObject(parent, key, node)
-           : cJSON_AddItemToArray(parent, node);
+  ok = !key ? cJSON_AddItemToArray(parent, node)
+       : copy ? cJSON_AddItemToObject(parent, key, node)
+              : cJSON_AddItemToObjectCS(parent, key, node);
   if (!ok) {
     cJSON_Delete(node);
     t->oom = 1;
     return NULL;
   }
   return node;
+}
+
+cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
+  return jadd(t, parent, key, node, 0);
+}
+
+cJSON *sb__jobj_dup(sb__tx *t, cJSON *parent, const char *key) {
+  return jadd(t, parent, key, cJSON_CreateObject(), 1);
+}
+
+cJSON *sb__jstr_dup(sb__tx *t, cJSON *parent, const char *key,
+                    const char *v) {
+  return jadd(t, parent, key, cJSON_CreateString(v ? v : ""), 1);
 }
 
 cJSON *sb__jobj(sb__tx *t, cJSON *parent, const char *key) {
@@ -222,31 +257,6 @@ static int owner_cmp(const void *a, const void *b) {
   return c ? c : strcmp(x->uid ? x->uid : "", y->uid ? y->uid : "");
 }
 
-/* sb__jadd for a key that is a string literal: cJSON keeps the pointer
- * instead of a copy (cJSON_StringIsConst; cJSON_Delete and
- * cJSON_Duplicate honour it). Every generated object has a dozen such
- * keys in its header, each otherwise a malloc, a copy and a free. Only
- * for literals: a key from the world could be freed before the object. */
-static cJSON *jadd_lit(sb__tx *t, cJSON *parent, const char *key,
-                       cJSON *node) {
-  if (!parent || !node) {
-    cJSON_Delete(node);
-    t->oom = 1;
-    return NULL;
-  }
-  if (!cJSON_AddItemToObjectCS(parent, key, node)) {
-    cJSON_Delete(node);
-    t->oom = 1;
-    return NULL;
-  }
-  return node;
-}
-
-static cJSON *jstr_lit(sb__tx *t, cJSON *parent, const char *key,
-                       const char *v) {
-  return jadd_lit(t, parent, key, cJSON_CreateString(v ? v : ""));
-}
-
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
                   const char *name, const char *ns,
                   const sb_obj *const *owners, size_t nowners,
@@ -260,24 +270,24 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     t->oom = 1;
     return NULL;
   }
-  jstr_lit(t, o, "apiVersion", api_version);
-  jstr_lit(t, o, "kind", kind);
-  meta = jadd_lit(t, o, "metadata", cJSON_CreateObject());
-  jstr_lit(t, meta, "name", name);
-  jstr_lit(t, meta, "namespace", ns);
-  labels = jadd_lit(t, meta, "labels", cJSON_CreateObject());
-  jstr_lit(t, labels, SB_LABEL_MANAGED_BY, SB_MANAGER);
-  jstr_lit(t, labels, SB_LABEL_SOURCE_KIND, sb_kind_name(t->key->kind));
+  sb__jstr(t, o, "apiVersion", api_version);
+  sb__jstr(t, o, "kind", kind);
+  meta = sb__jobj(t, o, "metadata");
+  sb__jstr(t, meta, "name", name);
+  sb__jstr(t, meta, "namespace", ns);
+  labels = sb__jobj(t, meta, "labels");
+  sb__jstr(t, labels, SB_LABEL_MANAGED_BY, SB_MANAGER);
+  sb__jstr(t, labels, SB_LABEL_SOURCE_KIND, sb_kind_name(t->key->kind));
   if (sb_label_value(t->key->name, value)) {
     t->oom = 1;
   } else {
-    jstr_lit(t, labels, SB_LABEL_SOURCE_NAME, value);
+    sb__jstr(t, labels, SB_LABEL_SOURCE_NAME, value);
     /* A hashed label cannot be read back: the full name goes into an
      * annotation (no length limit) so the controller can always find the
      * source of what it generated. */
     if (strcmp(value, t->key->name) != 0)
-      jstr_lit(t, jadd_lit(t, meta, "annotations", cJSON_CreateObject()),
-               SB_LABEL_SOURCE_NAME, t->key->name);
+      sb__jstr(t, sb__jobj(t, meta, "annotations"), SB_LABEL_SOURCE_NAME,
+               t->key->name);
   }
 
   for (i = 0; i < nowners; i++)
@@ -295,10 +305,10 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     refs = sb__jarr(t, meta, "ownerReferences");
     for (i = 0; i < nuid; i++) {
       cJSON *r = sb__jobj(t, refs, NULL);
-      jstr_lit(t, r, "apiVersion", sorted[i]->api_version);
-      jstr_lit(t, r, "kind", sb_kind_name(sorted[i]->kind));
-      jstr_lit(t, r, "name", sorted[i]->name);
-      jstr_lit(t, r, "uid", sorted[i]->uid);
+      sb__jstr(t, r, "apiVersion", sorted[i]->api_version);
+      sb__jstr(t, r, "kind", sb_kind_name(sorted[i]->kind));
+      sb__jstr(t, r, "name", sorted[i]->name);
+      sb__jstr(t, r, "uid", sorted[i]->uid);
       /* Kubernetes allows one controller; shared objects get none. */
       if (controller && nowners == 1)
         sb__jbool(t, r, "controller", 1);
