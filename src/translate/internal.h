@@ -45,6 +45,12 @@ void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
 /* qsort comparator for int32_t (ports). */
 int sb__cmp_int32(const void *a, const void *b);
 
+/* "<prefix>[<i>]<suffix>" into buf (size bytes), cut and terminated the
+ * way snprintf would: element paths are built for every element whether
+ * or not a message follows, so they are not worth a printf. */
+const char *sb__epath(char *buf, size_t size, const char *prefix, size_t i,
+                      const char *suffix);
+
 /* Records a dependency (deduplicated). */
 void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
              const char *name);

@@ -366,8 +366,14 @@ int sb__route_path_ok(const char *p) {
 
 void sb__match_what(sb_buf *b, const sb_http_route_group *g,
                     const sb_http_match *m) {
-  sb_buf_addf(b, "HTTPRouteGroup %s/%s match \"%s\"", g->obj.ns,
-              g->obj.name, m->name ? m->name : "");
+  /* Built for every match converted, message or not: no printf. */
+  sb_buf_adds(b, "HTTPRouteGroup ");
+  sb_buf_adds(b, g->obj.ns);
+  sb_buf_addc(b, '/');
+  sb_buf_adds(b, g->obj.name);
+  sb_buf_adds(b, " match \"");
+  sb_buf_adds(b, m->name ? m->name : "");
+  sb_buf_addc(b, '"');
 }
 
 /* Methods of a match: 0 = none (every method), or the validated list.

@@ -114,6 +114,34 @@ void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
   sb_buf_free(&msg);
 }
 
+static void put(char *buf, size_t size, size_t *o, const char *s,
+                size_t n) {
+  if (n > size - 1 - *o)
+    n = size - 1 - *o;
+  memcpy(buf + *o, s, n);
+  *o += n;
+}
+
+const char *sb__epath(char *buf, size_t size, const char *prefix, size_t i,
+                      const char *suffix) {
+  char digits[24];
+  size_t n = sizeof(digits), o = 0;
+
+  if (!size)
+    return buf;
+  do {
+    digits[--n] = (char) ('0' + i % 10);
+    i /= 10;
+  } while (i);
+  put(buf, size, &o, prefix, strlen(prefix));
+  put(buf, size, &o, "[", 1);
+  put(buf, size, &o, digits + n, sizeof(digits) - n);
+  put(buf, size, &o, "]", 1);
+  put(buf, size, &o, suffix, strlen(suffix));
+  buf[o] = '\0';
+  return buf;
+}
+
 int sb__cmp_int32(const void *a, const void *b) {
   int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
   return (x > y) - (x < y);
@@ -384,7 +412,7 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
     milli[i] = ts->backends[i].weight_milli;
   switch (sb__weights(milli, ts->nbackends, s->weights, &bad, &scaled)) {
   case SB__W_NEGATIVE:
-    snprintf(path, sizeof(path), "spec.backends[%zu].weight", bad);
+    sb__epath(path, sizeof(path), "spec.backends", bad, ".weight");
     sb__err(t, SB_REASON_INVALID, path, "weight must not be negative");
     invalid = 1;
     break;
@@ -413,7 +441,7 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
     const sb_ts_match *m = &ts->matches[i];
     const sb_obj *g;
 
-    snprintf(path, sizeof(path), "spec.matches[%zu]", i);
+    sb__epath(path, sizeof(path), "spec.matches", i, "");
     if (!m->kind || strcmp(m->kind, "HTTPRouteGroup") != 0) {
       sb__err(t, SB_REASON_UNSUPPORTED, path, "matches of kind %s are not "
               "supported (only HTTPRouteGroup)", m->kind ? m->kind : "\"\"");
