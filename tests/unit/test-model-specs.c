@@ -463,6 +463,29 @@ static void common_strings(void **state) {
     assert_false(sb__is_common(others[i]));
 }
 
+/* sb__scalar prints numbers as "%.15g" did, whole ones by hand. */
+static void scalar_numbers(void **state) {
+  static const double v[] = {0, 1, -1, 7, 10, 100, 12345, -98765,
+                             999999999999999.0, -999999999999999.0, 1e15,
+                             -1e15, 1e16, 0.5, -0.25, 1.001, 1e-7, 3.5e20,
+                             123456789012345.0, 4294967296.0};
+  char buf[SB__QUOTE_MAX], want[SB__QUOTE_MAX];
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < SB_ARRAY_SIZE(v); i++) {
+    cJSON *n = cJSON_CreateNumber(v[i]);
+    snprintf(want, sizeof(want), "%.15g", v[i]);
+    assert_string_equal(sb__scalar(buf, n), want);
+    cJSON_Delete(n);
+  }
+  {
+    cJSON *n = cJSON_CreateNumber(-0.0);
+    assert_string_equal(sb__scalar(buf, n), "-0");
+    cJSON_Delete(n);
+  }
+}
+
 static void field_paths(void **state) {
   char buf[SB__PATH_MAX], full[400], base[300];
   size_t cut;
@@ -507,6 +530,7 @@ int main(void) {
     cmocka_unit_test(field_paths),
     cmocka_unit_test(member_lookup),
     cmocka_unit_test(common_strings),
+    cmocka_unit_test(scalar_numbers),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
