@@ -39,6 +39,7 @@
  * limit is 64). After an error the buffer may hold part of the document.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,9 +372,49 @@ static int y_member_value(sb_buf *o, const cJSON *v, unsigned ind,
   return y_seq(o, v, ind, 0, depth + 1);
 }
 
-static int y_key(sb_buf *o, const char *k, unsigned ind) {
-  size_t n = strlen(k), width = n;
-  int plain = plain_ok(k, n), rc;
+/* Keys that are string literals of the program (cJSON_StringIsConst:
+ * translate builds the keys of every generated object that way) repeat in
+ * every object, so whether one is plain is decided once, not once per
+ * object: a small direct-mapped memo of such keys found plain. The
+ * address only picks the slot; a hit is confirmed on the text (kept in
+ * the slot), so a reused address or a changed buffer can only miss.
+ * Per thread, as emitting is otherwise pure and reentrant. Parsed
+ * documents' keys are not marked constant and take the full check. */
+#define KEY_MEMO 256
+#define KEY_MEMO_LEN 47
+
+static _Thread_local struct {
+  const char *k;
+  size_t n;
+  char text[KEY_MEMO_LEN + 1];
+} key_memo[KEY_MEMO];
+
+static size_t key_slot(const char *k) {
+  uintptr_t a = (uintptr_t) k;
+  return (size_t) ((a >> 3) ^ (a >> 11)) % KEY_MEMO;
+}
+
+static int y_key(sb_buf *o, const char *k, unsigned ind, int literal) {
+  size_t slot = 0, n, width;
+  int plain, rc;
+
+  if (literal) {
+    slot = key_slot(k);
+    n = key_memo[slot].n;
+    if (key_memo[slot].k == k &&
+        strncmp(k, key_memo[slot].text, n + 1) == 0) {
+      rc = put(o, k, n);
+      return rc ? rc : put(o, ":", 1);
+    }
+  }
+  n = strlen(k);
+  width = n;
+  plain = plain_ok(k, n);
+  if (literal && plain && n <= KEY_MEMO_LEN) {
+    key_memo[slot].k = k;
+    key_memo[slot].n = n;
+    memcpy(key_memo[slot].text, k, n + 1);
+  }
 
   /* An escape is at most 6 bytes ("\uFFFE"), so short keys need no count. */
   if (!plain && n * 6 + 2 > MAX_IMPLICIT_KEY) {
@@ -404,7 +445,8 @@ static int y_map(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
       return SB_EINVAL;
     if ((m != n->child || !first_inline) && (rc = indent(o, ind)))
       return rc;
-    if ((rc = y_key(o, m->string, ind)) ||
+    if ((rc = y_key(o, m->string, ind,
+                    (m->type & cJSON_StringIsConst) != 0)) ||
         (rc = y_member_value(o, m, ind, depth)))
       return rc;
   }

@@ -78,7 +78,7 @@ const char *sb__str(sb__pctx *c, const char *s) {
   return p;
 }
 
-/* Values that most objects repeat. Sorted (strcmp) for bsearch. */
+/* Values that most objects repeat. Sorted (strcmp) for find_common. */
 static const char *const common_strings[] = {
   "*",
   "CONNECT",
@@ -140,30 +140,44 @@ static const char *const common_strings[] = {
   "version",
 };
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *) a, *(const char *const *) b);
+/* A binary search over common_strings (bsearch with strcmp order, but
+ * inline: every label key and value of every Service and Pod comes
+ * through here, and most comparisons are settled by the first byte). */
+static const char *find_common(const char *s) {
+  size_t lo = 0, hi = SB_ARRAY_SIZE(common_strings);
+  unsigned char c0 = (unsigned char) s[0];
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *m = common_strings[mid];
+    unsigned char m0 = (unsigned char) m[0];
+    int d = c0 != m0 ? (c0 < m0 ? -1 : 1) : strcmp(s, m);
+
+    if (d == 0)
+      return m;
+    if (d < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
 }
 
 int sb__is_common(const char *s) {
-  const char *const *hit;
-
   if (!s || !*s)
     return 0;  /* "" may be a literal or a copy: never assume */
-  hit = bsearch(&s, common_strings, SB_ARRAY_SIZE(common_strings),
-                sizeof(common_strings[0]), cmp_str);
-  return hit && *hit == s;
+  return find_common(s) == s;
 }
 
 const char *sb__str_common(sb__pctx *c, const char *s) {
-  const char *const *hit;
+  const char *hit;
 
   if (!s)
     return NULL;
   if (!*s)
     return "";
-  hit = bsearch(&s, common_strings, SB_ARRAY_SIZE(common_strings),
-                sizeof(common_strings[0]), cmp_str);
-  return hit ? *hit : sb__str(c, s);
+  hit = find_common(s);
+  return hit ? hit : sb__str(c, s);
 }
 
 /* ---- diagnostics --------------------------------------------------------- */
@@ -296,7 +310,28 @@ const char *sb__scalar(char *buf, const cJSON *n) {
   if (cJSON_IsString(n))
     return sb__quote(buf, n->valuestring);
   if (cJSON_IsNumber(n)) {
-    snprintf(buf, SB__QUOTE_MAX, "%.15g", n->valuedouble);
+    double d = n->valuedouble;
+
+    /* Every backend weight comes through here, message or not, and
+     * printing a double is slow. A whole number below 1e15 prints under
+     * "%.15g" as its plain digits (no exponent, no point): write those
+     * directly; -0 and everything else take snprintf. */
+    if (d > -1e15 && d < 1e15 && floor(d) == d && !(d == 0 && signbit(d))) {
+      char digits[24];
+      size_t k = sizeof(digits), o = 0;
+      uint64_t v = (uint64_t) (d < 0 ? -d : d);
+
+      do {
+        digits[--k] = (char) ('0' + v % 10);
+        v /= 10;
+      } while (v);
+      if (d < 0)
+        buf[o++] = '-';
+      memcpy(buf + o, digits + k, sizeof(digits) - k);
+      buf[o + sizeof(digits) - k] = '\0';
+      return buf;
+    }
+    snprintf(buf, SB__QUOTE_MAX, "%.15g", d);
     return buf;
   }
   snprintf(buf, SB__QUOTE_MAX, "%s", sb__type(n));
@@ -305,13 +340,22 @@ const char *sb__scalar(char *buf, const cJSON *n) {
 
 /* ---- reading JSON -------------------------------------------------------- */
 
+/* Every field of every object is looked up here, twice (one lookup per
+ * pass), so this is cJSON_GetObjectItemCaseSensitive written out: the
+ * first byte is compared before strcmp is called, which turns most of the
+ * siblings passed over into one load and one compare. Same result,
+ * including stopping at a member without a name, as cJSON does. */
 const cJSON *sb__get(const cJSON *obj, const char *key) {
   const cJSON *n;
 
-  if (!cJSON_IsObject(obj))
+  if (!obj || (obj->type & 0xFF) != cJSON_Object || !key)
     return NULL;
-  n = cJSON_GetObjectItemCaseSensitive(obj, key);
-  return cJSON_IsNull(n) ? NULL : n;
+  for (n = obj->child; n && n->string; n = n->next)
+    if (n->string[0] == key[0] && strcmp(n->string, key) == 0)
+      break;
+  if (!n || !n->string || (n->type & 0xFF) == cJSON_NULL)
+    return NULL;
+  return n;
 }
 
 const char *sb__type(const cJSON *n) {
@@ -447,8 +491,8 @@ int sb__check_subdomain(sb__pctx *c, const cJSON *node, const char *path,
                         const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb_is_dns1123_subdomain(s))
-    return 1;
+  if (c->build || sb_is_dns1123_subdomain(s))
+    return 1;  /* the second pass only runs on what the first passed */
   if (!*s)
     sb__err(c, node, path, "must not be empty");
   else
@@ -463,8 +507,8 @@ int sb__check_label(sb__pctx *c, const cJSON *node, const char *path,
                     const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb_is_dns1123_label(s))
-    return 1;
+  if (c->build || sb_is_dns1123_label(s))
+    return 1;  /* the second pass only runs on what the first passed */
   if (!*s)
     sb__err(c, node, path, "must not be empty");
   else
@@ -479,8 +523,8 @@ int sb__check_service_name(sb__pctx *c, const cJSON *node, const char *path,
                            const char *s) {
   char q[SB__QUOTE_MAX];
 
-  if (sb_is_dns1035_label(s))
-    return 1;
+  if (c->build || sb_is_dns1035_label(s))
+    return 1;  /* the second pass only runs on what the first passed */
   if (!*s)
     sb__err(c, node, path, "must not be empty");
   else
@@ -776,6 +820,7 @@ int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
   sb_obj *o;
   sb_kind k;
   size_t str_total;
+  sb_diag_loc loc;
   int version;
 
   *out = NULL;
@@ -789,8 +834,11 @@ int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
   if (version == 0)
     return unsupported_version(json, doc, k, diags);
 
-  /* Pass 1: check, report, measure. */
-  scratch = sb_arena_new(1024);
+  /* Pass 1: check, report, measure. The scratch arena's first block
+   * (1,000 bytes plus a 16-byte header) stays within glibc's per-thread
+   * cache of small blocks, so the malloc and free of every object's
+   * scratch are cheap; larger objects just take more chunks. */
+  scratch = sb_arena_new(1000);
   if (!scratch)
     return SB_ENOMEM;
   ctx_init(&c, json, doc, k, version, diags);
@@ -807,7 +855,13 @@ int sb_model_parse(const cJSON *json, const sb_doc *doc, sb_obj **out,
   if (!arena)
     return SB_ENOMEM;
   str_total = c.need_str;
-  ctx_init(&c, json, doc, k, version, NULL);
+  loc = c.loc;  /* what ctx_init would look up again */
+  memset(&c, 0, sizeof(c));
+  c.doc = doc;
+  c.kind = k;
+  c.version = version;
+  c.ns = "";
+  c.loc = loc;
   c.arena = arena;
   c.build = 1;
   c.str_total = str_total;

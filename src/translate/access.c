@@ -162,7 +162,7 @@ int sb__access_eval(sb__tx *t, const sb_traffic_target *tt, sb__access *a) {
     a->invalid = 1;
   }
   for (i = 0; i < tt->nsources; i++) {
-    snprintf(path, sizeof(path), "spec.sources[%zu]", i);
+    sb__epath(path, sizeof(path), "spec.sources", i, "");
     if (!subject_ok(t, &tt->sources[i], path))
       a->invalid = 1;
   }
@@ -174,7 +174,7 @@ int sb__access_eval(sb__tx *t, const sb_traffic_target *tt, sb__access *a) {
     const sb_tt_rule *r = &tt->rules[i];
     const char *kind = r->kind ? r->kind : "";
 
-    snprintf(path, sizeof(path), "spec.rules[%zu]", i);
+    sb__epath(path, sizeof(path), "spec.rules", i, "");
     if (!r->name || !*r->name) {
       sb__err(t, SB_REASON_INVALID, path, "the rule needs a name");
       a->invalid = 1;

@@ -107,7 +107,7 @@ static cJSON *backend_refs(sb__tx *t, const sb_traffic_split *ts,
     char path[64];
 
     if (svc && !sb__svc_has_port(svc, port)) {
-      snprintf(path, sizeof(path), "spec.backends[%zu]", i);
+      sb__epath(path, sizeof(path), "spec.backends", i, "");
       sb__warn(t, SB_REASON_UNSUPPORTED, path, "Service %s/%s has no port "
                "%d; it takes no part in the split on that port",
                ts->obj.ns, b->service, (int) port);
@@ -153,7 +153,7 @@ void sb__split_routes(sb__tx *t, const sb_traffic_split *ts,
         char path[64];
         int all = 0;
 
-        snprintf(path, sizeof(path), "spec.matches[%zu]", i);
+        sb__epath(path, sizeof(path), "spec.matches", i, "");
         sb_buf_init(&what, SB_BUF_UNLIMITED);
         sb__match_what(&what, g, &g->matches[j]);
         if (sb__convert_match(t, SB__MATCH_ROUTE, &g->matches[j],

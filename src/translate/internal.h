@@ -45,6 +45,12 @@ void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
 /* qsort comparator for int32_t (ports). */
 int sb__cmp_int32(const void *a, const void *b);
 
+/* "<prefix>[<i>]<suffix>" into buf (size bytes), cut and terminated the
+ * way snprintf would: element paths are built for every element whether
+ * or not a message follows, so they are not worth a printf. */
+const char *sb__epath(char *buf, size_t size, const char *prefix, size_t i,
+                      const char *suffix);
+
 /* Records a dependency (deduplicated). */
 void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
              const char *name);
@@ -54,7 +60,13 @@ const sb_obj *sb__tx_get(sb__tx *t, sb_kind kind, const char *ns,
 
 /* ---- JSON building (sticky errors) -------------------------------------- */
 
-/* key NULL appends to an array parent. Each returns the new node or NULL. */
+/* key NULL appends to an array parent. Each returns the new node or NULL.
+ *
+ * key must be a string literal (or otherwise live for the whole program):
+ * the node keeps the pointer, not a copy (cJSON_StringIsConst), which
+ * spares a malloc, a copy and a free for nearly every member written.
+ * Keys that come from the input (label keys, header names) go through
+ * the _dup variants, which copy. */
 cJSON *sb__jobj(sb__tx *t, cJSON *parent, const char *key);
 cJSON *sb__jarr(sb__tx *t, cJSON *parent, const char *key);
 cJSON *sb__jstr(sb__tx *t, cJSON *parent, const char *key, const char *v);
@@ -62,6 +74,10 @@ cJSON *sb__jint(sb__tx *t, cJSON *parent, const char *key, int64_t v);
 cJSON *sb__jbool(sb__tx *t, cJSON *parent, const char *key, int v);
 /* Adds node under parent (or frees it when parent is NULL). */
 cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node);
+/* The same with a key of any lifetime (copied). */
+cJSON *sb__jobj_dup(sb__tx *t, cJSON *parent, const char *key);
+cJSON *sb__jstr_dup(sb__tx *t, cJSON *parent, const char *key,
+                    const char *v);
 /* Appends item to arr unless an equal item is already there (then frees
  * it). Returns 1 when appended. */
 int sb__jadd_unique(sb__tx *t, cJSON *arr, cJSON *item);

@@ -99,7 +99,7 @@ static int64_t *vs_weights(sb__tx *t, const sb_traffic_split *ts,
   for (i = 0; i < ts->nbackends; i++) {
     if (s->weights[i] > 0 && w[i] == 0) {
       char path[64];
-      snprintf(path, sizeof(path), "spec.backends[%zu].weight", i);
+      sb__epath(path, sizeof(path), "spec.backends", i, ".weight");
       sb__warn(t, SB_REASON_SCALED, path, "backend %s's share rounds to "
                "0%% (--istio-api v1beta1 writes percentages); it gets no "
                "traffic", ts->backends[i].service);
@@ -172,7 +172,7 @@ static void warn_missing_port(sb__tx *t, const sb_traffic_split *ts,
   for (i = 0; i < ts->nbackends; i++) {
     if (serves(t, ts, i, port))
       continue;
-    snprintf(path, sizeof(path), "spec.backends[%zu]", i);
+    sb__epath(path, sizeof(path), "spec.backends", i, "");
     sb__warn(t, SB_REASON_UNSUPPORTED, path, "Service %s/%s has no port %d; "
              "it takes no part in the split on that port", ts->obj.ns,
              ts->backends[i].service, (int) port);
@@ -210,7 +210,7 @@ static void istio_split(sb__tx *t, const sb_traffic_split *ts) {
         char path[64];
         int all = 0;
 
-        snprintf(path, sizeof(path), "spec.matches[%zu]", i);
+        sb__epath(path, sizeof(path), "spec.matches", i, "");
         sb_buf_init(&what, SB_BUF_UNLIMITED);
         sb__match_what(&what, g, &g->matches[j]);
         if (sb__convert_match(t, SB__MATCH_VS, &g->matches[j],
@@ -380,7 +380,7 @@ static void build_rules(sb__tx *t, const sb_traffic_target *tt,
 
     sb_buf_init(&what, SB_BUF_UNLIMITED);
     sb__match_what(&what, am->group, am->match);
-    snprintf(path, sizeof(path), "spec.rules[%zu]", am->rule);
+    sb__epath(path, sizeof(path), "spec.rules", am->rule, "");
     rc = sb__convert_match_ap(t, am->match, ports, sb_buf_cstr(&what),
                               path, &op, &when);
     sb_buf_free(&what);
@@ -489,7 +489,7 @@ static void istio_target(sb__tx *t, const sb_traffic_target *tt) {
   spec = sb__jobj(t, ap, "spec");
   ml = sb__jobj(t, sb__jobj(t, spec, "selector"), "matchLabels");
   for (i = 0; i < id.nlabels; i++)
-    sb__jstr(t, ml, id.labels[i].key, id.labels[i].value);
+    sb__jstr_dup(t, ml, id.labels[i].key, id.labels[i].value);
   sb__jstr(t, spec, "action", "ALLOW");
   build_rules(t, tt, &a, spec);
   sb__push(t, ap);

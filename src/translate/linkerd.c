@@ -97,7 +97,7 @@ static void service_profile(sb__tx *t, const sb_traffic_split *ts) {
     sb_buf_free(&auth);
     if (s.weights[i] > 0 && share[i] == 0) {
       char path[64];
-      snprintf(path, sizeof(path), "spec.backends[%zu].weight", i);
+      sb__epath(path, sizeof(path), "spec.backends", i, ".weight");
       sb__warn(t, SB_REASON_SCALED, path, "backend %s's share rounds to "
                "0m of 1000m; it gets no traffic", ts->backends[i].service);
     }
@@ -199,7 +199,7 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
 
       sb_buf_init(&what, SB_BUF_UNLIMITED);
       sb__match_what(&what, a.matches[i].group, a.matches[i].match);
-      snprintf(path, sizeof(path), "spec.rules[%zu]", a.matches[i].rule);
+      sb__epath(path, sizeof(path), "spec.rules", a.matches[i].rule, "");
       if (sb__convert_match(t, SB__MATCH_ROUTE, a.matches[i].match,
                             sb_buf_cstr(&what), path, matches, &all))
         bad = 1;
@@ -240,7 +240,11 @@ static void linkerd_target(sb__tx *t, const sb_traffic_target *tt) {
       break;
     }
     if (a.http) {
-      cJSON *mcopy = cJSON_Duplicate(matches, 1);
+      /* route_rules moves the matches out: the last port takes the
+       * originals, only the ones before it need a copy. */
+      cJSON *mcopy = i + 1 == nports ? matches : cJSON_Duplicate(matches, 1);
+      if (mcopy == matches)
+        matches = NULL;
       o = sb__object(t, in->api_version, "HTTPRoute", name, tt->obj.ns,
                      &owner, 1, 1);
       spec = sb__jobj(t, o, "spec");
@@ -471,7 +475,7 @@ static void linkerd_sa(sb__tx *t, const char *ns, const char *sa) {
     spec = sb__jobj(t, o, "spec");
     ml = sb__jobj(t, sb__jobj(t, spec, "podSelector"), "matchLabels");
     for (k = 0; k < id.nlabels; k++)
-      sb__jstr(t, ml, id.labels[k].key, id.labels[k].value);
+      sb__jstr_dup(t, ml, id.labels[k].key, id.labels[k].value);
     sb__jint(t, spec, "port", all[i]);
     sb__push(t, o);
     if (routes && whole) {

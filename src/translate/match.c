@@ -366,8 +366,14 @@ int sb__route_path_ok(const char *p) {
 
 void sb__match_what(sb_buf *b, const sb_http_route_group *g,
                     const sb_http_match *m) {
-  sb_buf_addf(b, "HTTPRouteGroup %s/%s match \"%s\"", g->obj.ns,
-              g->obj.name, m->name ? m->name : "");
+  /* Built for every match converted, message or not: no printf. */
+  sb_buf_adds(b, "HTTPRouteGroup ");
+  sb_buf_adds(b, g->obj.ns);
+  sb_buf_addc(b, '/');
+  sb_buf_adds(b, g->obj.name);
+  sb_buf_adds(b, " match \"");
+  sb_buf_adds(b, m->name ? m->name : "");
+  sb_buf_addc(b, '"');
 }
 
 /* Methods of a match: 0 = none (every method), or the validated list.
@@ -527,7 +533,7 @@ int sb__convert_match(sb__tx *t, sb__match_form form, const sb_http_match *m,
       t->oom = 1;
     for (i = 0; headers && i < m->nheaders; i++) {
       if (form == SB__MATCH_VS) {
-        cJSON *h = sb__jobj(t, headers, names.v[i]);
+        cJSON *h = sb__jobj_dup(t, headers, names.v[i]);
         sb__jstr(t, h, "regex", m->headers[i].value);
       } else {
         cJSON *h = sb__jobj(t, headers, NULL);

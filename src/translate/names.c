@@ -82,12 +82,27 @@ int sb__name(char out[SB__NAME_MAX + 1], const char *src, const char *tag,
   sb_buf b;
   int rc;
 
+  /* Every generated object is named here: pieces are appended by hand
+   * (what "-%s" and "-%d" would write), formatting cost more than the
+   * rest of the function. */
   sb_buf_init(&b, SB_BUF_UNLIMITED);
   rc = sb_buf_adds(&b, src ? src : "");
-  if (tag && *tag)
-    rc |= sb_buf_addf(&b, "-%s", tag);
-  if (part > 0)
-    rc |= sb_buf_addf(&b, "-%d", (int) part);
+  if (tag && *tag) {
+    rc |= sb_buf_addc(&b, '-');
+    rc |= sb_buf_adds(&b, tag);
+  }
+  if (part > 0) {
+    char digits[12];
+    size_t n = sizeof(digits);
+    uint32_t v = (uint32_t) part;
+
+    do {
+      digits[--n] = (char) ('0' + v % 10);
+      v /= 10;
+    } while (v);
+    digits[--n] = '-';
+    rc |= sb_buf_add(&b, digits + n, sizeof(digits) - n);
+  }
   if (rc) {
     sb_buf_free(&b);
     return SB_ENOMEM;

@@ -45,10 +45,8 @@ void sb_out_free(sb_out *out) {
   for (i = 0; i < out->nobjs; i++)
     cJSON_Delete(out->objs[i]);
   free(out->objs);
-  for (i = 0; i < out->ndeps; i++) {
-    free(out->deps[i].ns);
-    free(out->deps[i].name);
-  }
+  for (i = 0; i < out->ndeps; i++)
+    free(out->deps[i].ns);  /* name shares its block (sb__dep) */
   free(out->deps);
   sb_diags_free(&out->diags);
   sb_out_init(out);
@@ -88,10 +86,23 @@ void sb__push(sb__tx *t, cJSON *obj) {
 
 void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
               const char *path, const char *fmt, ...) {
+  char small[1024];
   sb_buf msg;
   va_list ap;
-  int rc;
+  int n, rc = 0;
 
+  /* One formatting pass into the stack when the message fits (nearly
+   * always); sb_buf_vaddf would measure first and format again. Linkerd
+   * warns once per TrafficTarget with per-route access. */
+  va_start(ap, fmt);
+  n = vsnprintf(small, sizeof(small), fmt, ap);
+  va_end(ap);
+  if (n >= 0 && (size_t) n < sizeof(small)) {
+    if (sb_diags_add(&t->out->diags, sev, reason, &t->loc, path, "%s",
+                     small))
+      t->oom = 1;
+    return;
+  }
   sb_buf_init(&msg, 64 * 1024);
   va_start(ap, fmt);
   rc = sb_buf_vaddf(&msg, fmt, ap);
@@ -101,6 +112,34 @@ void sb__diag(sb__tx *t, sb_diag_sev sev, const char *reason,
                    sb_buf_cstr(&msg)))
     t->oom = 1;
   sb_buf_free(&msg);
+}
+
+static void put(char *buf, size_t size, size_t *o, const char *s,
+                size_t n) {
+  if (n > size - 1 - *o)
+    n = size - 1 - *o;
+  memcpy(buf + *o, s, n);
+  *o += n;
+}
+
+const char *sb__epath(char *buf, size_t size, const char *prefix, size_t i,
+                      const char *suffix) {
+  char digits[24];
+  size_t n = sizeof(digits), o = 0;
+
+  if (!size)
+    return buf;
+  do {
+    digits[--n] = (char) ('0' + i % 10);
+    i /= 10;
+  } while (i);
+  put(buf, size, &o, prefix, strlen(prefix));
+  put(buf, size, &o, "[", 1);
+  put(buf, size, &o, digits + n, sizeof(digits) - n);
+  put(buf, size, &o, "]", 1);
+  put(buf, size, &o, suffix, strlen(suffix));
+  buf[o] = '\0';
+  return buf;
 }
 
 int sb__cmp_int32(const void *a, const void *b) {
@@ -116,7 +155,7 @@ void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
              const char *name) {
   sb_out *out = t->out;
   sb_dep *d;
-  size_t i;
+  size_t i, a, b;
 
   if (sel != SB_DEP_OBJECT)
     kind = sel == SB_DEP_SPLITS_OF_ROOT ? SB_KIND_TRAFFIC_SPLIT
@@ -138,17 +177,26 @@ void sb__dep(sb__tx *t, sb_dep_sel sel, sb_kind kind, const char *ns,
     out->deps = v;
     out->deps_cap = cap;
   }
+  /* ns and name in one block ("ns\0name\0"): a Linkerd key reads a
+   * dozen objects and pod sets, so one malloc per dependency instead of
+   * two adds up. sb_out_free frees ns only. */
+  if (!ns)
+    ns = "";
+  if (!name)
+    name = "";
+  a = strlen(ns) + 1;
+  b = strlen(name) + 1;
   d = &out->deps[out->ndeps];
   d->sel = sel;
   d->kind = kind;
-  d->ns = strdup(ns ? ns : "");
-  d->name = strdup(name ? name : "");
-  if (!d->ns || !d->name) {
-    free(d->ns);
-    free(d->name);
+  d->ns = malloc(a + b);
+  if (!d->ns) {
     t->oom = 1;
     return;
   }
+  memcpy(d->ns, ns, a);
+  d->name = d->ns + a;
+  memcpy(d->name, name, b);
   out->ndeps++;
 }
 
@@ -160,7 +208,8 @@ const sb_obj *sb__tx_get(sb__tx *t, sb_kind kind, const char *ns,
 
 /* ---- JSON --------------------------------------------------------------- */
 
-cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
+static cJSON *jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node,
+                   int copy) {
   int ok;
 
   if (!parent || !node) {
@@ -168,14 +217,28 @@ cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
     t->oom = 1;
     return NULL;
   }
-  ok = key ? cJSON_AddItemToObject(parent, key, node)
-           : cJSON_AddItemToArray(parent, node);
+  ok = !key ? cJSON_AddItemToArray(parent, node)
+       : copy ? cJSON_AddItemToObject(parent, key, node)
+              : cJSON_AddItemToObjectCS(parent, key, node);
   if (!ok) {
     cJSON_Delete(node);
     t->oom = 1;
     return NULL;
   }
   return node;
+}
+
+cJSON *sb__jadd(sb__tx *t, cJSON *parent, const char *key, cJSON *node) {
+  return jadd(t, parent, key, node, 0);
+}
+
+cJSON *sb__jobj_dup(sb__tx *t, cJSON *parent, const char *key) {
+  return jadd(t, parent, key, cJSON_CreateObject(), 1);
+}
+
+cJSON *sb__jstr_dup(sb__tx *t, cJSON *parent, const char *key,
+                    const char *v) {
+  return jadd(t, parent, key, cJSON_CreateString(v ? v : ""), 1);
 }
 
 cJSON *sb__jobj(sb__tx *t, cJSON *parent, const char *key) {
@@ -349,7 +412,7 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
     milli[i] = ts->backends[i].weight_milli;
   switch (sb__weights(milli, ts->nbackends, s->weights, &bad, &scaled)) {
   case SB__W_NEGATIVE:
-    snprintf(path, sizeof(path), "spec.backends[%zu].weight", bad);
+    sb__epath(path, sizeof(path), "spec.backends", bad, ".weight");
     sb__err(t, SB_REASON_INVALID, path, "weight must not be negative");
     invalid = 1;
     break;
@@ -378,7 +441,7 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
     const sb_ts_match *m = &ts->matches[i];
     const sb_obj *g;
 
-    snprintf(path, sizeof(path), "spec.matches[%zu]", i);
+    sb__epath(path, sizeof(path), "spec.matches", i, "");
     if (!m->kind || strcmp(m->kind, "HTTPRouteGroup") != 0) {
       sb__err(t, SB_REASON_UNSUPPORTED, path, "matches of kind %s are not "
               "supported (only HTTPRouteGroup)", m->kind ? m->kind : "\"\"");

@@ -605,9 +605,61 @@ static void fixtures_round_trip(void **state) {
   assert_true(docs >= 30);
 }
 
+/* Keys marked constant (cJSON_StringIsConst, as translate builds them)
+ * take a memo of plain keys: the YAML must be what copied keys give,
+ * also when a constant buffer is reused with other text. */
+static void constant_keys(void **state) {
+  static const char *const keys[] = {
+    "apiVersion", "on", "a: b", "", "-", "x", "metadata", "yes",
+    "a-key-longer-than-the-memo-keeps-of-any-one-key-at-all", "apiVersion",
+  };
+  static char reused[16] = "app";
+  size_t round, i;
+
+  (void) state;
+  for (round = 0; round < 3; round++) {
+    cJSON *c = cJSON_CreateObject(), *p = cJSON_CreateObject();
+    sb_buf a, b;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+      cJSON_AddItemToObjectCS(c, keys[i], cJSON_CreateNumber((double) i));
+      cJSON_AddItemToObject(p, keys[i], cJSON_CreateNumber((double) i));
+    }
+    cJSON_AddItemToObjectCS(c, reused, cJSON_CreateString("v"));
+    cJSON_AddItemToObject(p, reused, cJSON_CreateString("v"));
+    sb_buf_init(&a, SB_BUF_UNLIMITED);
+    sb_buf_init(&b, SB_BUF_UNLIMITED);
+    assert_int_equal(sb_emit_yaml(c, &a), 0);
+    assert_int_equal(sb_emit_yaml(p, &b), 0);
+    assert_string_equal(sb_buf_cstr(&a), sb_buf_cstr(&b));
+    sb_buf_free(&a);
+    sb_buf_free(&b);
+    cJSON_Delete(c);
+    cJSON_Delete(p);
+    /* Same address, new text: "on" needs quotes, then a plain one. */
+    snprintf(reused, sizeof(reused), "%s", round == 0 ? "on" : "ap");
+  }
+  {
+    cJSON *c = cJSON_CreateObject();
+    sb_buf a;
+
+    snprintf(reused, sizeof(reused), "app");
+    cJSON_AddItemToObjectCS(c, reused, cJSON_CreateString("v"));
+    sb_buf_init(&a, SB_BUF_UNLIMITED);
+    assert_int_equal(sb_emit_yaml(c, &a), 0);
+    snprintf(reused, sizeof(reused), "no");
+    sb_buf_reset(&a);
+    assert_int_equal(sb_emit_yaml(c, &a), 0);
+    assert_string_equal(sb_buf_cstr(&a), "\"no\": v\n");
+    sb_buf_free(&a);
+    cJSON_Delete(c);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(yaml_layout),
+    cmocka_unit_test(constant_keys),
     cmocka_unit_test(yaml_roots_and_nesting),
     cmocka_unit_test(json_layout),
     cmocka_unit_test(needs_quotes_rules),

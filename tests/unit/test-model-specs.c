@@ -414,6 +414,78 @@ static void expect_cut(const char *got, const char *full) {
   assert_string_equal(got, want);
 }
 
+/* sb__get is cJSON_GetObjectItemCaseSensitive written out, with JSON
+ * null read as absent. */
+static void member_lookup(void **state) {
+  static const char *const keys[] = {"a", "ab", "b", "", "n", "zz", "A"};
+  cJSON *o = cJSON_Parse("{\"ab\": 1, \"a\": 2, \"\": 3, \"n\": null, "
+                         "\"b\": {\"a\": 4}, \"a\": 5}");
+  cJSON *arr = cJSON_Parse("[1, 2]");
+  size_t i;
+
+  (void) state;
+  assert_non_null(o);
+  for (i = 0; i < SB_ARRAY_SIZE(keys); i++) {
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+    if (cJSON_IsNull(want))
+      want = NULL;
+    assert_ptr_equal(sb__get(o, keys[i]), want);
+  }
+  /* The first of repeated keys, as cJSON. */
+  assert_int_equal(sb__get(o, "a")->valueint, 2);
+  assert_null(sb__get(arr, "a"));
+  assert_null(sb__get(NULL, "a"));
+  assert_null(sb__get(o, NULL));
+  cJSON_Delete(arr);
+  cJSON_Delete(o);
+}
+
+/* Shared strings: found whatever the copy, recognised only by pointer. */
+static void common_strings(void **state) {
+  static const char *const words[] = {"*", "version", "TCP", "app",
+                                      "statefulset.kubernetes.io/pod-name",
+                                      "pod-template-hash", "Running"};
+  static const char *const others[] = {"", "ap", "appx", "tcp2", "~", "0"};
+  char copy[64];
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < SB_ARRAY_SIZE(words); i++) {
+    const char *c;
+    snprintf(copy, sizeof(copy), "%s", words[i]);
+    c = sb__str_common(NULL, copy);
+    assert_ptr_not_equal(c, copy);
+    assert_string_equal(c, words[i]);
+    assert_true(sb__is_common(c));
+    assert_false(sb__is_common(copy));
+  }
+  for (i = 0; i < SB_ARRAY_SIZE(others); i++)
+    assert_false(sb__is_common(others[i]));
+}
+
+/* sb__scalar prints numbers as "%.15g" did, whole ones by hand. */
+static void scalar_numbers(void **state) {
+  static const double v[] = {0, 1, -1, 7, 10, 100, 12345, -98765,
+                             999999999999999.0, -999999999999999.0, 1e15,
+                             -1e15, 1e16, 0.5, -0.25, 1.001, 1e-7, 3.5e20,
+                             123456789012345.0, 4294967296.0};
+  char buf[SB__QUOTE_MAX], want[SB__QUOTE_MAX];
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < SB_ARRAY_SIZE(v); i++) {
+    cJSON *n = cJSON_CreateNumber(v[i]);
+    snprintf(want, sizeof(want), "%.15g", v[i]);
+    assert_string_equal(sb__scalar(buf, n), want);
+    cJSON_Delete(n);
+  }
+  {
+    cJSON *n = cJSON_CreateNumber(-0.0);
+    assert_string_equal(sb__scalar(buf, n), "-0");
+    cJSON_Delete(n);
+  }
+}
+
 static void field_paths(void **state) {
   char buf[SB__PATH_MAX], full[400], base[300];
   size_t cut;
@@ -456,6 +528,9 @@ int main(void) {
     cmocka_unit_test(regexes_every_mesh_reads),
     cmocka_unit_test(port_routes),
     cmocka_unit_test(field_paths),
+    cmocka_unit_test(member_lookup),
+    cmocka_unit_test(common_strings),
+    cmocka_unit_test(scalar_numbers),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

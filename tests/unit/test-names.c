@@ -147,6 +147,79 @@ static void fqdn(void **state) {
   sb_buf_free(&b);
 }
 
+/* sb__name appends by hand what "%s-%s-%d" would write. */
+static void names_match_printf(void **state) {
+  static const char *const srcs[] = {"web", "a.b", "x"};
+  static const char *const tags[] = {"split", "sa", "", NULL};
+  static const int32_t parts[] = {0, 1, 9, 10, 80, 8080, 65535, -3,
+                                  2147483647};
+  char out[64], want[128];
+  size_t i, j, k;
+
+  (void) state;
+  for (i = 0; i < SB_ARRAY_SIZE(srcs); i++)
+    for (j = 0; j < SB_ARRAY_SIZE(tags); j++)
+      for (k = 0; k < SB_ARRAY_SIZE(parts); k++) {
+        int n = snprintf(want, sizeof(want), "%s", srcs[i]);
+        if (tags[j] && *tags[j])
+          n += snprintf(want + n, sizeof(want) - (size_t) n, "-%s", tags[j]);
+        if (parts[k] > 0)
+          snprintf(want + n, sizeof(want) - (size_t) n, "-%d",
+                   (int) parts[k]);
+        assert_int_equal(sb__name(out, srcs[i], tags[j], parts[k]), 0);
+        assert_string_equal(out, want);
+      }
+}
+
+/* sb__epath writes what snprintf would, cut included. */
+static void element_paths(void **state) {
+  static const size_t idx[] = {0, 7, 10, 123, (size_t) 4294967295u};
+  char buf[64], want[64];
+  size_t size, i;
+
+  (void) state;
+  assert_string_equal(sb__epath(buf, sizeof(buf), "spec.rules", 3, ""),
+                      "spec.rules[3]");
+  assert_string_equal(sb__epath(buf, sizeof(buf), "spec.backends", 12,
+                                ".weight"), "spec.backends[12].weight");
+  for (size = 1; size <= sizeof(buf); size++)
+    for (i = 0; i < SB_ARRAY_SIZE(idx); i++) {
+      snprintf(want, size, "spec.backends[%zu].weight", idx[i]);
+      memset(buf, '#', sizeof(buf));
+      sb__epath(buf, size, "spec.backends", idx[i], ".weight");
+      assert_string_equal(buf, want);
+    }
+}
+
+/* Keys are kept by pointer (literals) unless the _dup helpers copy them:
+ * a label key from the world must survive the world object. */
+static void literal_and_copied_keys(void **state) {
+  static const char kind[] = "kind";
+  sb__tx t;
+  cJSON *o = cJSON_CreateObject(), *dup;
+  char key[8] = "app", key2[8] = "tier";
+
+  (void) state;
+  memset(&t, 0, sizeof(t));
+  assert_non_null(sb__jstr(&t, o, kind, "Server"));
+  assert_non_null(sb__jstr_dup(&t, o, key, "web"));
+  assert_non_null(sb__jobj_dup(&t, o, key2));
+  assert_false(t.oom);
+  assert_ptr_equal(o->child->string, kind);
+  assert_true(o->child->type & cJSON_StringIsConst);
+  assert_false(o->child->next->type & cJSON_StringIsConst);
+  assert_ptr_not_equal(o->child->next->string, key);
+  dup = cJSON_Duplicate(o, 1);
+  /* the sources of the copied keys change */
+  memcpy(key, "xyz", 4);
+  memcpy(key2, "xyz", 4);
+  assert_string_equal(o->child->next->string, "app");
+  assert_string_equal(o->child->next->next->string, "tier");
+  assert_true(cJSON_Compare(o, dup, 1));
+  cJSON_Delete(dup);
+  cJSON_Delete(o);  /* ASan: no free of the literal, no leak of copies */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(plain_names),
@@ -155,6 +228,9 @@ int main(void) {
     cmocka_unit_test(dns1123),
     cmocka_unit_test(label_values),
     cmocka_unit_test(fqdn),
+    cmocka_unit_test(names_match_printf),
+    cmocka_unit_test(element_paths),
+    cmocka_unit_test(literal_and_copied_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
