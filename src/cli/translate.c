@@ -5,6 +5,7 @@
  * sb/input.h (the same translation the controller runs); this file is the
  * command line around it and the reporting of diagnostics.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,22 +75,45 @@ static const char about[] =
     "anyway. Exit status: 0 all input valid, 1 some input\ninvalid, "
     "2 usage error.";
 
+static int write_all(int fd, const char *p, size_t n);
+
+/* Diagnostics go out in blocks of about 64 KiB: stderr is unbuffered, and
+ * a write(2) per line made thousands of warnings a measurable part of a
+ * run. */
 static void print_diags(const sb_diags *d) {
-  sb_buf line;
+  sb_buf line, all;
   size_t i;
 
   sb_buf_init(&line, 64 * 1024);
+  sb_buf_init(&all, SB_BUF_UNLIMITED);
   for (i = 0; i < d->n; i++) {
     sb_buf_reset(&line);
-    if (sb_diag_format(&d->v[i], &line) == 0)
-      fprintf(stderr, "%s\n", sb_buf_cstr(&line));
+    if (sb_diag_format(&d->v[i], &line) != 0 ||
+        sb_buf_addc(&line, '\n') != 0)
+      continue;
+    if (sb_buf_add(&all, line.data, line.len) != 0) {
+      /* Out of memory: this line on its own, then carry on. */
+      (void) write_all(2, all.data, all.len);
+      sb_buf_reset(&all);
+      (void) write_all(2, line.data, line.len);
+      continue;
+    }
+    if (all.len >= 64 * 1024) {
+      (void) write_all(2, all.data, all.len);
+      sb_buf_reset(&all);
+    }
   }
+  if (all.len)
+    (void) write_all(2, all.data, all.len);
+  sb_buf_free(&all);
   sb_buf_free(&line);
 }
 
-static int write_all(const char *p, size_t n) {
+static int write_all(int fd, const char *p, size_t n) {
   while (n) {
-    ssize_t w = write(1, p, n);
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
     if (w < 0)
       return -1;
     p += w;
@@ -161,7 +185,7 @@ int sb_cli_translate(int argc, char **argv) {
     status = 1;
     goto done;
   }
-  if (write_all(out.data ? out.data : "", out.len) != 0) {
+  if (write_all(1, out.data ? out.data : "", out.len) != 0) {
     fprintf(stderr, "smi-bridge translate: cannot write output\n");
     status = 1;
   }

@@ -124,6 +124,10 @@ static int is_digit(int c) {
   return c >= '0' && c <= '9';
 }
 
+static int is_alpha(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static int word_in(const char *s, size_t n, const char *const *list) {
   for (; *list; list++)
     if (strlen(*list) == n && memcmp(s, *list, n) == 0)
@@ -211,9 +215,31 @@ static int yaml11_special(const char *s, size_t n) {
 }
 
 /* Is s safe as a plain scalar (block context, key or value)? */
+/* The common case, decided without the resolvers: a word of six or more
+ * bytes that starts with a letter and holds only letters, digits and
+ * "-_./" ("metadata", "web-v1", "networking.istio.io/v1") resolves to a
+ * string in YAML 1.2 and 1.1 alike -- every word that does not (null,
+ * true, false, yes, off, ...) is five bytes or shorter -- and contains
+ * nothing a plain scalar must avoid. */
+static int plain_word(const char *s, size_t n) {
+  size_t i;
+
+  if (n < 6 || !is_alpha((unsigned char) s[0]))
+    return 0;
+  for (i = 1; i < n; i++) {
+    unsigned char c = (unsigned char) s[i];
+    if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '.' &&
+        c != '/')
+      return 0;
+  }
+  return 1;
+}
+
 static int plain_ok(const char *s, size_t n) {
   size_t i;
 
+  if (plain_word(s, n))
+    return 1;
   if (n == 0 || sb__scalar_resolve(s, n, NULL) != SB__SC_STRING ||
       yaml11_special(s, n))
     return 0;
@@ -372,49 +398,9 @@ static int y_member_value(sb_buf *o, const cJSON *v, unsigned ind,
   return y_seq(o, v, ind, 0, depth + 1);
 }
 
-/* Keys that are string literals of the program (cJSON_StringIsConst:
- * translate builds the keys of every generated object that way) repeat in
- * every object, so whether one is plain is decided once, not once per
- * object: a small direct-mapped memo of such keys found plain. The
- * address only picks the slot; a hit is confirmed on the text (kept in
- * the slot), so a reused address or a changed buffer can only miss.
- * Per thread, as emitting is otherwise pure and reentrant. Parsed
- * documents' keys are not marked constant and take the full check. */
-#define KEY_MEMO 256
-#define KEY_MEMO_LEN 47
-
-static _Thread_local struct {
-  const char *k;
-  size_t n;
-  char text[KEY_MEMO_LEN + 1];
-} key_memo[KEY_MEMO];
-
-static size_t key_slot(const char *k) {
-  uintptr_t a = (uintptr_t) k;
-  return (size_t) ((a >> 3) ^ (a >> 11)) % KEY_MEMO;
-}
-
-static int y_key(sb_buf *o, const char *k, unsigned ind, int literal) {
-  size_t slot = 0, n, width;
-  int plain, rc;
-
-  if (literal) {
-    slot = key_slot(k);
-    n = key_memo[slot].n;
-    if (key_memo[slot].k == k &&
-        strncmp(k, key_memo[slot].text, n + 1) == 0) {
-      rc = put(o, k, n);
-      return rc ? rc : put(o, ":", 1);
-    }
-  }
-  n = strlen(k);
-  width = n;
-  plain = plain_ok(k, n);
-  if (literal && plain && n <= KEY_MEMO_LEN) {
-    key_memo[slot].k = k;
-    key_memo[slot].n = n;
-    memcpy(key_memo[slot].text, k, n + 1);
-  }
+static int y_key(sb_buf *o, const char *k, unsigned ind) {
+  size_t n = strlen(k), width = n;
+  int plain = plain_ok(k, n), rc;
 
   /* An escape is at most 6 bytes ("\uFFFE"), so short keys need no count. */
   if (!plain && n * 6 + 2 > MAX_IMPLICIT_KEY) {
@@ -445,8 +431,7 @@ static int y_map(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
       return SB_EINVAL;
     if ((m != n->child || !first_inline) && (rc = indent(o, ind)))
       return rc;
-    if ((rc = y_key(o, m->string, ind,
-                    (m->type & cJSON_StringIsConst) != 0)) ||
+    if ((rc = y_key(o, m->string, ind)) ||
         (rc = y_member_value(o, m, ind, depth)))
       return rc;
   }

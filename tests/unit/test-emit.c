@@ -606,8 +606,8 @@ static void fixtures_round_trip(void **state) {
 }
 
 /* Keys marked constant (cJSON_StringIsConst, as translate builds them)
- * take a memo of plain keys: the YAML must be what copied keys give,
- * also when a constant buffer is reused with other text. */
+ * give the YAML copied keys give, also when a constant buffer is reused
+ * with other text. */
 static void constant_keys(void **state) {
   static const char *const keys[] = {
     "apiVersion", "on", "a: b", "", "-", "x", "metadata", "yes",
@@ -656,8 +656,34 @@ static void constant_keys(void **state) {
   }
 }
 
+/* The fast path for long plain words agrees with the full rules: words
+ * of six bytes or more that start with a letter are plain, the shorter
+ * reserved words and anything with other bytes are still decided by the
+ * resolvers. */
+static void long_words_are_plain(void **state) {
+  static const char *const plain[] = {
+    "metadata", "apiVersion", "web-v1", "networking.istio.io/v1",
+    "infinity", "falsey", "nullable", "yes-no", "Offset", "a_b.c/d",
+    "TRUE-ish", "kind", "spec", "uri", NULL,
+  };
+  static const char *const quoted[] = {
+    "false", "FALSE", "null", "NULL", "true", "yes", "off", "on", "no",
+    "y", "n", "web-v1:", "a: b-c-d", "abcdef ", "abc #def",
+    "abcd\xc3\xa9\xc2\x85", "123456", "0x1234", "2001-12-14", NULL,
+  };
+  size_t i;
+
+  (void) state;
+  for (i = 0; plain[i]; i++)
+    assert_false(sb_emit_yaml_needs_quotes(plain[i]));
+  for (i = 0; quoted[i]; i++)
+    if (!sb_emit_yaml_needs_quotes(quoted[i]))
+      fail_msg("%s should need quotes", quoted[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(long_words_are_plain),
     cmocka_unit_test(yaml_layout),
     cmocka_unit_test(constant_keys),
     cmocka_unit_test(yaml_roots_and_nesting),
