@@ -26,6 +26,17 @@
 
 /* One YAML document, without a leading `---`; ends with a newline. */
 int sb_emit_yaml(const cJSON *obj, sb_buf *out);
+
+/* A memo for emitting many generated objects: which of their constant
+ * keys (cJSON_StringIsConst, as the translators add them) need no quotes,
+ * remembered across documents. The output is the same with or without
+ * one. 4 KiB; one per emitting loop, not shared between threads.
+ * sb_emit_memo_new returns NULL when out of memory. */
+typedef struct sb_emit_memo sb_emit_memo;
+sb_emit_memo *sb_emit_memo_new(void);
+void sb_emit_memo_free(sb_emit_memo *mm);
+/* sb_emit_yaml with a memo (NULL: none). */
+int sb_emit_yaml_memo(const cJSON *obj, sb_buf *out, sb_emit_memo *mm);
 /* JSON; pretty = two-space indentation and a trailing newline, otherwise
  * one line without spaces. */
 int sb_emit_json(const cJSON *obj, sb_buf *out, int pretty);

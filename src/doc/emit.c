@@ -376,14 +376,14 @@ static int y_inline(sb_buf *o, const cJSON *n) {
   }
 }
 
-static int y_map(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
-                 unsigned depth);
-static int y_seq(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
-                 unsigned depth);
+static int y_map(sb_buf *o, sb_emit_memo *mm, const cJSON *n, unsigned ind,
+                 int first_inline, unsigned depth);
+static int y_seq(sb_buf *o, sb_emit_memo *mm, const cJSON *n, unsigned ind,
+                 int first_inline, unsigned depth);
 
 /* After `key:` (or an explicit `:`): the value and its line break. */
-static int y_member_value(sb_buf *o, const cJSON *v, unsigned ind,
-                          unsigned depth) {
+static int y_member_value(sb_buf *o, sb_emit_memo *mm, const cJSON *v,
+                          unsigned ind, unsigned depth) {
   int rc;
 
   if (!is_container(v) || !v->child) {
@@ -394,13 +394,61 @@ static int y_member_value(sb_buf *o, const cJSON *v, unsigned ind,
   if ((rc = put(o, "\n", 1)))
     return rc;
   if (node_type(v) == cJSON_Object)
-    return y_map(o, v, ind + 2, 0, depth + 1);
-  return y_seq(o, v, ind, 0, depth + 1);
+    return y_map(o, mm, v, ind + 2, 0, depth + 1);
+  return y_seq(o, mm, v, ind, 0, depth + 1);
 }
 
-static int y_key(sb_buf *o, const char *k, unsigned ind) {
-  size_t n = strlen(k), width = n;
-  int plain = plain_ok(k, n), rc;
+/* The memo: generated objects repeat the same few keys in every object,
+ * and translate adds them as program literals (cJSON_StringIsConst), whose
+ * text never changes. A small direct-mapped table of such keys found
+ * plain, chosen by address; a hit is confirmed on the text kept in the
+ * slot, so a reused address can only miss. Parsed documents' keys are not
+ * marked constant and take the full check. */
+#define MEMO_SLOTS 256
+#define MEMO_LEN 31
+
+struct sb_emit_memo {
+  struct {
+    const char *k;
+    size_t n;
+    char text[MEMO_LEN + 1];
+  } slot[MEMO_SLOTS];
+};
+
+sb_emit_memo *sb_emit_memo_new(void) {
+  return calloc(1, sizeof(sb_emit_memo));
+}
+
+void sb_emit_memo_free(sb_emit_memo *mm) {
+  free(mm);
+}
+
+static size_t memo_slot(const char *k) {
+  uintptr_t a = (uintptr_t) k;
+  return (size_t) ((a >> 3) ^ (a >> 11)) % MEMO_SLOTS;
+}
+
+static int y_key(sb_buf *o, sb_emit_memo *mm, const char *k, int literal,
+                 unsigned ind) {
+  size_t n, width, at = 0;
+  int plain, rc;
+
+  if (mm && literal) {
+    at = memo_slot(k);
+    n = mm->slot[at].n;
+    if (mm->slot[at].k == k && memcmp(k, mm->slot[at].text, n + 1) == 0) {
+      rc = put(o, k, n);
+      return rc ? rc : put(o, ":", 1);
+    }
+  }
+  n = strlen(k);
+  width = n;
+  plain = plain_ok(k, n);
+  if (mm && literal && plain && n <= MEMO_LEN) {
+    mm->slot[at].k = k;
+    mm->slot[at].n = n;
+    memcpy(mm->slot[at].text, k, n + 1);
+  }
 
   /* An escape is at most 6 bytes ("\uFFFE"), so short keys need no count. */
   if (!plain && n * 6 + 2 > MAX_IMPLICIT_KEY) {
@@ -419,8 +467,8 @@ static int y_key(sb_buf *o, const char *k, unsigned ind) {
   return put(o, ":", 1);
 }
 
-static int y_map(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
-                 unsigned depth) {
+static int y_map(sb_buf *o, sb_emit_memo *mm, const cJSON *n, unsigned ind,
+                 int first_inline, unsigned depth) {
   const cJSON *m;
   int rc;
 
@@ -431,15 +479,16 @@ static int y_map(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
       return SB_EINVAL;
     if ((m != n->child || !first_inline) && (rc = indent(o, ind)))
       return rc;
-    if ((rc = y_key(o, m->string, ind)) ||
-        (rc = y_member_value(o, m, ind, depth)))
+    if ((rc = y_key(o, mm, m->string, (m->type & cJSON_StringIsConst) != 0,
+                    ind)) ||
+        (rc = y_member_value(o, mm, m, ind, depth)))
       return rc;
   }
   return 0;
 }
 
-static int y_seq(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
-                 unsigned depth) {
+static int y_seq(sb_buf *o, sb_emit_memo *mm, const cJSON *n, unsigned ind,
+                 int first_inline, unsigned depth) {
   const cJSON *m;
   int rc;
 
@@ -454,9 +503,9 @@ static int y_seq(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
       if ((rc = y_inline(o, m)) || (rc = put(o, "\n", 1)))
         return rc;
     } else if (node_type(m) == cJSON_Object) {
-      if ((rc = y_map(o, m, ind + 2, 1, depth + 1)))
+      if ((rc = y_map(o, mm, m, ind + 2, 1, depth + 1)))
         return rc;
-    } else if ((rc = y_seq(o, m, ind + 2, 1, depth + 1))) {
+    } else if ((rc = y_seq(o, mm, m, ind + 2, 1, depth + 1))) {
       return rc;
     }
   }
@@ -464,6 +513,10 @@ static int y_seq(sb_buf *o, const cJSON *n, unsigned ind, int first_inline,
 }
 
 int sb_emit_yaml(const cJSON *obj, sb_buf *out) {
+  return sb_emit_yaml_memo(obj, out, NULL);
+}
+
+int sb_emit_yaml_memo(const cJSON *obj, sb_buf *out, sb_emit_memo *mm) {
   int rc;
 
   if (!obj || !out)
@@ -472,9 +525,9 @@ int sb_emit_yaml(const cJSON *obj, sb_buf *out) {
     if (!(rc = y_inline(out, obj)))
       rc = put(out, "\n", 1);
   } else if (node_type(obj) == cJSON_Object) {
-    rc = y_map(out, obj, 0, 0, 1);
+    rc = y_map(out, mm, obj, 0, 0, 1);
   } else {
-    rc = y_seq(out, obj, 0, 0, 1);
+    rc = y_seq(out, mm, obj, 0, 0, 1);
   }
   return rc;
 }

@@ -383,13 +383,17 @@ int sb_input_render(const sb_input *in, const sb_translate_opts *opts,
   size_t nkeys = 0, i, j, nout = 0;
   cJSON *list = NULL, *items = NULL;
   sb_arena *arena = sb_arena_new(in->nsrcs * 32 + 64);
+  sb_emit_memo *memo = sb_emit_memo_new();  /* NULL: emit without one */
   int rc;
 
-  if (!arena)
+  if (!arena) {
+    sb_emit_memo_free(memo);
     return SB_ENOMEM;
+  }
   rc = source_keys(in, opts, arena, &keys, &nkeys);
   if (rc) {
     sb_arena_free(arena);
+    sb_emit_memo_free(memo);
     return rc;
   }
   if (fmt == SB_OUTPUT_JSON) {
@@ -416,7 +420,7 @@ int sb_input_render(const sb_input *in, const sb_translate_opts *opts,
       if (nout++)
         rc = sb_buf_adds(out, "---\n");
       if (!rc)
-        rc = sb_emit_yaml(res.objs[j], out);
+        rc = sb_emit_yaml_memo(res.objs[j], out, memo);
     }
     sb_out_free(&res);
   }
@@ -426,5 +430,6 @@ done:
   cJSON_Delete(list);
   free(keys);
   sb_arena_free(arena);
+  sb_emit_memo_free(memo);
   return rc;
 }
