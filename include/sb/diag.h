@@ -18,7 +18,8 @@
 
 typedef enum { SB_DIAG_ERROR = 0, SB_DIAG_WARNING = 1 } sb_diag_sev;
 
-/* Event reasons (DESIGN §7) and a few finer ones for warnings. */
+/* Event reasons (docs/operations.md, "Events") and a few finer ones for
+ * warnings. */
 #define SB_REASON_TRANSLATED "Translated"
 #define SB_REASON_INVALID "InvalidSpec"
 #define SB_REASON_CONFLICT "Conflict"

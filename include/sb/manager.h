@@ -1,7 +1,7 @@
 /* manager.h -- the controller, assembled: `smi-bridge run`.
  *
  * Wires the modules into one level-triggered control loop on one libuv
- * loop (DESIGN §1):
+ * loop (docs/architecture.md):
  *
  *   discovery ─▶ reflectors ─▶ cache ─▶ index ─▶ queue ─▶ reconcile
  *                                                            │

@@ -14,8 +14,8 @@
  * storage -- never free or compare them by address. Objects are immutable
  * after parsing. Strings are never NULL unless the comment says so.
  *
- * Liberal on input (DESIGN §3): weights as integers or quantities in every
- * version, HTTPRouteGroup headers as a list of maps or as a map, the
+ * Liberal on input (docs/mapping.md): weights as integers or quantities in
+ * every version, HTTPRouteGroup headers as a list of maps or as a map, the
  * historical `spec.smi-spec.io` group as an alias of `specs.smi-spec.io`.
  * Strict on meaning: anything a translation cannot use faithfully is an
  * SB_DIAG_ERROR diagnostic naming the field path, and no object.

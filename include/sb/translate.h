@@ -20,7 +20,7 @@
  * Backends are a vtable per mesh (istio.c, linkerd.c) plus gateway.c for
  * `--routes gateway-api`, like curl's vtls backends.
  *
- * Every generated object carries (DESIGN §5):
+ * Every generated object carries (docs/mapping.md, "Naming" and "Metadata"):
  *   labels app.kubernetes.io/managed-by=smi-bridge,
  *          smi-bridge.io/source-kind=<key kind>,
  *          smi-bridge.io/source-name=<sb_label_value(key name)>

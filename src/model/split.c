@@ -2,8 +2,9 @@
  *
  * The versions differ in two places only: v1alpha1 weights are Kubernetes
  * quantities (1 = 1000m), later ones integers; v1alpha3 added `matches`.
- * Both are read in every version (DESIGN §3): a weight is kept as exact
- * milli-units whatever its form, so the translator sees one number line.
+ * Both are read in every version (docs/mapping.md, "Weights"): a weight
+ * is kept as exact milli-units whatever its form, so the translator sees
+ * one number line.
  * The spec leaves what `spec.service` may hold open; we take the forms
  * clients actually write for a Service in the split's own namespace.
  */
@@ -85,7 +86,8 @@ static int is_plain_int(const char *s) {
   return 1;
 }
 
-/* A weight in any form (DESIGN §3) as milli-units; -1 after an error. */
+/* A weight in any form (docs/mapping.md, "Weights") as milli-units; -1
+ * after an error. */
 static int64_t weight(sb__pctx *c, const cJSON *w, const char *path) {
   char txt[64], got[SB__QUOTE_MAX], m[32];
   const char *s;

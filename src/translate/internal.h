@@ -82,10 +82,11 @@ cJSON *sb__jstr_dup(sb__tx *t, cJSON *parent, const char *key,
  * it). Returns 1 when appended. */
 int sb__jadd_unique(sb__tx *t, cJSON *arr, cJSON *item);
 
-/* A generated object with its metadata (DESIGN §5): apiVersion, kind,
- * metadata{name, namespace, labels, ownerReferences}. owners with a uid
- * become ownerReferences; controller: true only when there is exactly one
- * owner and `controller` is set. The caller adds "spec" and pushes it. */
+/* A generated object with its metadata (docs/mapping.md, "Naming" and
+ * "Metadata"): apiVersion, kind, metadata{name, namespace, labels,
+ * ownerReferences}. owners with a uid become ownerReferences;
+ * controller: true only when there is exactly one owner and `controller`
+ * is set. The caller adds "spec" and pushes it. */
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
                   const char *name, const char *ns,
                   const sb_obj *const *owners, size_t nowners,

@@ -1,4 +1,5 @@
-/* names.c -- names and label values of generated objects (DESIGN §5).
+/* names.c -- names and label values of generated objects
+ * (docs/mapping.md, "Naming" and "Metadata").
  *
  * A generated object is named "<source>-<tag>[-<part>]": the tag says
  * which kind of source made it (split, access, sa) and the part, a port

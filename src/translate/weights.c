@@ -1,4 +1,5 @@
-/* weights.c -- TrafficSplit weights as exact relative integers (DESIGN §4).
+/* weights.c -- TrafficSplit weights as exact relative integers
+ * (docs/mapping.md, "Weights").
  *
  * Weights are relative, so the user's own numbers are the exact answer:
  * 90 and 10 stay 90 and 10, and Envoy, Linkerd and Gateway API all divide

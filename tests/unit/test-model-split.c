@@ -99,7 +99,8 @@ static void later_weights_are_integers(void **state) {
     weight_is(v, "1.0", 1000, 0);
     weight_is(v, "'10'", 10000, 0);  /* int-or-string */
   }
-  /* Quantities are read in every version (DESIGN §3), with a note. */
+  /* Quantities are read in every version (docs/mapping.md, "Weights"),
+   * with a note. */
   weight_is(2, "'500m'", 500, 1);
   weight_is(4, "'1.5'", 1500, 1);
   {
