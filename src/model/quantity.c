@@ -4,9 +4,10 @@
  * 1000m, "500m" is half of it), and smi-bridge reads quantities in every
  * version (docs/mapping.md, "Weights"). A quantity is decimal, so it is
  * read as digits and a power of ten -- never through a double, which
- * would turn "0.1" into something that is not exactly 100m. The result is exact or an error: a value
- * finer than 1m ("1u", "0.0001") is refused rather than rounded, because a
- * silently rounded weight changes the split the user asked for.
+ * would turn "0.1" into something that is not exactly 100m. The result
+ * is exact or an error: a value finer than 1m ("1u", "0.0001") is refused
+ * rather than rounded, because a silently rounded weight changes the
+ * split the user asked for.
  *
  * Grammar (k8s.io/apimachinery resource.Quantity):
  *   [+-] ( digits [ "." [digits] ] | "." digits ) [ suffix ]
