@@ -26,12 +26,21 @@ int sb__route_rules(sb__tx *t, const sb__route_flavor *f, cJSON *rules,
   cJSON *m;
 
   nrules = (total + f->max_matches_rule - 1) / f->max_matches_rule;
-  if (total + reserve_matches > f->max_matches_total ||
-      nrules + reserve_rules > f->max_rules) {
-    sb__err(t, SB_REASON_UNSUPPORTED, path, "%zu HTTP matches do not fit in "
-            "one HTTPRoute (at most %zu rules of %zu matches, %zu matches "
-            "in all, the catch-all included)", total, f->max_rules,
-            f->max_matches_rule, f->max_matches_total);
+  /* Name the limit that is exceeded, counting what the caller reserves
+   * (the catch-all rule and its match) the way the CRD counts it. */
+  if (total + reserve_matches > f->max_matches_total) {
+    sb__err(t, SB_REASON_UNSUPPORTED, path, "%zu HTTP matches%s do not fit "
+            "in one HTTPRoute: it holds at most %zu matches in all", total,
+            reserve_matches ? " and the catch-all" : "",
+            f->max_matches_total);
+    return -1;
+  }
+  if (nrules + reserve_rules > f->max_rules) {
+    sb__err(t, SB_REASON_UNSUPPORTED, path, "%zu HTTP matches need %zu "
+            "rules of at most %zu matches%s, %zu in all; one HTTPRoute holds "
+            "at most %zu rules", total, nrules, f->max_matches_rule,
+            reserve_rules ? " and the catch-all rule" : "",
+            nrules + reserve_rules, f->max_rules);
     return -1;
   }
   for (i = 0; i < nrules; i++) {

@@ -136,8 +136,8 @@ static void split_matches_limits(void **state) {
   TU_EQ(run(f, SB_KIND_TRAFFIC_SPLIT, "ab"), "");
   assert_int_equal(f->out.outcome, SB_OUTCOME_INVALID);
   TU_EQ(tu_diags(&f->out), "E Unsupported spec.matches: 127 HTTP matches "
-        "do not fit in one HTTPRoute (at most 16 rules of 64 matches, 127 "
-        "matches in all, the catch-all included)");
+        "and the catch-all do not fit in one HTTPRoute: it holds at most "
+        "127 matches in all");
 }
 
 static void split_with_matches_exact_output(void **state) {

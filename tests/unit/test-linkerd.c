@@ -200,8 +200,8 @@ static void split_too_many_matches(void **state) {
   TU_EQ(run(f, SB_KIND_TRAFFIC_SPLIT, "ab"), "");
   assert_int_equal(f->out.outcome, SB_OUTCOME_INVALID);
   TU_EQ(tu_diags(&f->out), "E Unsupported spec.matches: 121 HTTP matches "
-        "do not fit in one HTTPRoute (at most 16 rules of 8 matches, 128 "
-        "matches in all, the catch-all included)");
+        "need 16 rules of at most 8 matches and the catch-all rule, 17 in "
+        "all; one HTTPRoute holds at most 16 rules");
   /* 120 fit. */
   g->nmatches = 120;
   free(run(f, SB_KIND_TRAFFIC_SPLIT, "ab"));
