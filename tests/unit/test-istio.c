@@ -183,6 +183,12 @@ static void split_v1beta1_percentages(void **state) {
   TU_EQ(tu_diags(&f->out), "W WeightsScaled spec.backends[0].weight: "
         "backend a's share rounds to 0% (--istio-api v1beta1 writes "
         "percentages); it gets no traffic");
+  /* Weights above the shared limit: percentages as from the user's own
+   * numbers, and no warning about a scaling that changes nothing here. */
+  put(f, tu_split_obj("shop", "big", "web", "a=3000000000,b=1000000000",
+                      ""));
+  free(run(f, SB_KIND_TRAFFIC_SPLIT, "big"));
+  TU_EQ(tu_diags(&f->out), "");
 }
 
 static void split_conflict(void **state) {
