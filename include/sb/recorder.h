@@ -78,10 +78,11 @@ int sb_recorder_event(sb_recorder *r, const sb_objref *obj,
 void sb_recorder_stats(const sb_recorder *r, unsigned long *written,
                        unsigned long *failed);
 /* While held, Event writes yield to the caller's own writes: at most one
- * starts per second (so Events are late, never starved). The controller
- * holds its recorder while reconciles are in flight, so that a burst of
- * "Translated" Events does not take API server time from the writes that
- * converge the mesh objects; the Events follow as soon as it lets go. */
+ * starts per second, and none waits more than five seconds for it. The
+ * controller holds its recorder while reconciles are in flight, so that a
+ * burst of "Translated" Events does not take API server time from the
+ * writes that converge the mesh objects; the Events follow as soon as it
+ * lets go. */
 void sb_recorder_hold(sb_recorder *r, int on);
 /* Events dropped by the spam filter or the queue cap. */
 unsigned long sb_recorder_dropped(const sb_recorder *r);

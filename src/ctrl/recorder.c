@@ -34,8 +34,8 @@
  * a thousand "Translated" Events neither takes their tokens nor competes
  * with them for the API server beyond one request at a time; while the
  * controller holds the recorder (reconciles in flight), they start at
- * most once a second, until half the queue is taken, and catch up when
- * it lets go. At most one
+ * most once a second -- for five seconds at most, and only until half the
+ * queue is taken -- and catch up when it lets go. At most one
  * write per Event is out or waiting: repeats only raise the count, and
  * the write carries the newest count when it goes. A failed write is
  * logged once and forgotten (the entry is dropped, so the next occurrence
@@ -68,6 +68,7 @@
 #define MAX_NAME 253               /* an Event name is a DNS subdomain */
 #define MIN_SWEEP_MS 1000
 #define HELD_GAP_MS 1000           /* between write starts while held */
+#define HELD_MAX_MS 5000           /* the longest a hold delays an Event */
 
 /* A node of an LRU table: the hash map finds it, the list orders it. */
 typedef struct lru_node {
@@ -92,6 +93,7 @@ typedef struct entry {
   struct entry *qnext;         /* the send queue */
   sb_kube_call *call;          /* the write in flight */
   uint64_t last_ms;            /* uv_now of the newest occurrence */
+  uint64_t queued_ms;          /* uv_now when it joined the send queue */
   uint64_t suffix;             /* the Event is "<object name>.<suffix>" */
   int64_t first_s, last_s;     /* wall clock: first/lastTimestamp */
   unsigned long count;         /* occurrences so far */
@@ -367,6 +369,7 @@ static void log_event(const entry *e, const char *msg, int level) {
 
 static void enqueue(sb_recorder *r, entry *e) {
   e->queued = 1;
+  e->queued_ms = uv_now(r->loop);
   e->qnext = NULL;
   if (r->qtail)
     r->qtail->qnext = e;
@@ -467,13 +470,15 @@ static void on_pace(uv_timer_t *t) {
   pump(t->data);
 }
 
-/* Milliseconds a held recorder still waits before its next write. Once
- * half the queue is taken, Events go at their own pace again: holding
- * them must not make the queue cap drop them. */
+/* Milliseconds a held recorder still waits before its next write. A hold
+ * only reorders: once the oldest Event has waited HELD_MAX_MS (reconciles
+ * that never stop, under steady churn) or half the queue is taken (the
+ * cap must not drop Events because of it), they go at their own pace. */
 static uint64_t held_wait(const sb_recorder *r) {
   uint64_t now = uv_now(r->loop);
 
   if (!r->held || !r->started || r->queued >= MAX_QUEUED / 2 ||
+      now - r->qhead->queued_ms >= HELD_MAX_MS ||
       now - r->last_start_ms >= HELD_GAP_MS)
     return 0;
   return HELD_GAP_MS - (now - r->last_start_ms);

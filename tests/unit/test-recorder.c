@@ -600,6 +600,26 @@ static void held_events_wait(void **state) {
   assert_true(w + f >= 3);
   assert_int_equal(sb_recorder_dropped(e.r), 0);
   env_close(&e);
+
+  /* Held for good (reconciles that never stop): one a second, but none
+   * waits more than five seconds -- twelve Events take about five
+   * seconds, not eleven. */
+  env_open(&e, "h", 0, 0);
+  sb_recorder_hold(e.r, 1);
+  uv_update_time(&e.loop);
+  t0 = uv_now(&e.loop);
+  for (i = 0; i < 12; i++) {
+    snprintf(name, sizeof(name), "steady-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
+                                       "Translated", "ok"), 0);
+  }
+  run_for(&e.loop, 2500);
+  sb_recorder_stats(e.r, &w, &f);
+  assert_true(w + f <= 4);  /* still held */
+  wait_writes(&e, 12);
+  assert_true(uv_now(&e.loop) - t0 < 8000);
+  env_close(&e);
 }
 
 /* An Event last seen a window ago is forgotten (by a timer, without
