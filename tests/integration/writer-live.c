@@ -568,6 +568,10 @@ static void check_lease_pair(void) {
   ok("two candidates, one loop: %s leads, %s follows for %u ms",
      leader->id, follower->id, LEASE_MS + 2 * RETRY_MS);
 
+  /* Half a retry period later, so the follower's next look is not in
+   * step with the leader's renewals: the handover time then shows the
+   * wait for that look (at most a retry period). */
+  run_for(RETRY_MS / 2);
   cand_close(leader);  /* releases */
   t_close = now_ms();
   run_until(&follower->leading, 30000);
