@@ -436,7 +436,10 @@ static int y_key(sb_buf *o, sb_emit_memo *mm, const char *k, int literal,
   if (mm && literal) {
     at = memo_slot(k);
     n = mm->slot[at].n;
-    if (mm->slot[at].k == k && memcmp(k, mm->slot[at].text, n + 1) == 0) {
+    /* strncmp, not memcmp: the text at k may now be shorter than the
+     * text kept, and must not be read past its end. */
+    if (mm->slot[at].k == k &&
+        strncmp(k, mm->slot[at].text, n + 1) == 0) {
       rc = put(o, k, n);
       return rc ? rc : put(o, ":", 1);
     }
