@@ -30,7 +30,7 @@ int sb_emit_yaml(const cJSON *obj, sb_buf *out);
 /* A memo for emitting many generated objects: which of their constant
  * keys (cJSON_StringIsConst, as the translators add them) need no quotes,
  * remembered across documents. The output is the same with or without
- * one. 4 KiB; one per emitting loop, not shared between threads.
+ * one. About 12 KiB; one per emitting loop, not shared between threads.
  * sb_emit_memo_new returns NULL when out of memory. */
 typedef struct sb_emit_memo sb_emit_memo;
 sb_emit_memo *sb_emit_memo_new(void);

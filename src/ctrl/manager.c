@@ -780,10 +780,14 @@ static void check_gates(sb_manager *m) {
   }
   if (m->stopping)
     return;
-  if (m->synced && (m->leading || !m->o.leader_elect))
+  if (m->synced && (m->leading || !m->o.leader_elect)) {
     sb_queue_resume(m->queue);
-  else
+  } else {
     sb_queue_pause(m->queue);
+    /* Nothing starts while paused: nothing for Events to wait behind. */
+    if (!m->inflight)
+      sb_recorder_hold(m->rec, 0);
+  }
 }
 
 /* While the caches sync: an input resource the API server keeps refusing

@@ -475,13 +475,15 @@ static void on_pace(uv_timer_t *t) {
  * that never stop, under steady churn) or half the queue is taken (the
  * cap must not drop Events because of it), they go at their own pace. */
 static uint64_t held_wait(const sb_recorder *r) {
-  uint64_t now = uv_now(r->loop);
+  uint64_t now = uv_now(r->loop), gap, max;
 
   if (!r->held || !r->started || r->queued >= MAX_QUEUED / 2 ||
       now - r->qhead->queued_ms >= HELD_MAX_MS ||
       now - r->last_start_ms >= HELD_GAP_MS)
     return 0;
-  return HELD_GAP_MS - (now - r->last_start_ms);
+  gap = HELD_GAP_MS - (now - r->last_start_ms);
+  max = HELD_MAX_MS - (now - r->qhead->queued_ms);
+  return gap < max ? gap : max;
 }
 
 /* Starts queued writes while there is room and a token. */

@@ -95,7 +95,22 @@ static int64_t *vs_weights(sb__tx *t, const sb_traffic_split *ts,
     memcpy(w, s->weights, ts->nbackends * sizeof(*w));
     return w;
   }
-  sb__weights_share(s->weights, ts->nbackends, 100, w);
+  /* Percentages of the user's own numbers (milli-units: shares do not
+   * depend on the unit), not of the weights scaled to the shared limit,
+   * whose rounding can move a point from one backend to another. */
+  {
+    int64_t *milli = calloc(ts->nbackends ? ts->nbackends : 1,
+                            sizeof(*milli));
+    if (!milli) {
+      free(w);
+      t->oom = 1;
+      return NULL;
+    }
+    for (i = 0; i < ts->nbackends; i++)
+      milli[i] = ts->backends[i].weight_milli;
+    sb__weights_share(milli, ts->nbackends, 100, w);
+    free(milli);
+  }
   for (i = 0; i < ts->nbackends; i++) {
     if (s->weights[i] > 0 && w[i] == 0) {
       char path[64];

@@ -55,7 +55,7 @@ static const sb__route_flavor *inbound_flavor(const sb__tx *t) {
 static void service_profile(sb__tx *t, const sb_traffic_split *ts) {
   const sb_obj *owner = t->src;
   cJSON *sp, *list;
-  int64_t *share = NULL;
+  int64_t *share = NULL, *milli = NULL;
   sb_buf name;
   size_t i;
   sb__split s;
@@ -77,8 +77,17 @@ static void service_profile(sb__tx *t, const sb_traffic_split *ts) {
     goto done;
   }
   /* Quantities summing to 1000m: the destination controller sends
-   * MilliValue()*10 as a uint32, which large integers overflow. */
-  sb__weights_share(s.weights, ts->nbackends, 1000, share);
+   * MilliValue()*10 as a uint32, which large integers overflow. Shares of
+   * the user's own numbers, not of the weights scaled to the shared limit
+   * (see istio.c's vs_weights). */
+  milli = calloc(ts->nbackends ? ts->nbackends : 1, sizeof(*milli));
+  if (!milli) {
+    t->oom = 1;
+    goto done;
+  }
+  for (i = 0; i < ts->nbackends; i++)
+    milli[i] = ts->backends[i].weight_milli;
+  sb__weights_share(milli, ts->nbackends, 1000, share);
   sp = sb__object(t, "linkerd.io/v1alpha2", "ServiceProfile",
                   sb_buf_cstr(&name), ts->obj.ns, &owner, 1, 1);
   list = sb__jarr(t, sb__jobj(t, sp, "spec"), "dstOverrides");
@@ -105,6 +114,7 @@ static void service_profile(sb__tx *t, const sb_traffic_split *ts) {
   sb__push(t, sp);
 done:
   free(share);
+  free(milli);
   sb_buf_free(&name);
   sb__split_free(&s);
 }

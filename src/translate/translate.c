@@ -423,11 +423,14 @@ int sb__split_prepare(sb__tx *t, const sb_traffic_split *ts, sb__split *s) {
     invalid = 1;
     break;
   case SB__W_OK:
-    /* Istio's v1beta1 output writes percentages whatever the weights
-     * were, so scaling them first changes nothing worth a warning. */
-    if (scaled && !(t->o->mesh == SB_MESH_ISTIO &&
-                    t->o->routes == SB_ROUTES_NATIVE &&
-                    t->o->istio_api == SB_ISTIO_API_V1BETA1))
+    /* Istio's v1beta1 percentages and Linkerd's ServiceProfile shares
+     * are computed from the user's own numbers, so the scaling changes
+     * nothing there worth a warning. */
+    if (scaled && !(t->o->routes == SB_ROUTES_NATIVE &&
+                    ((t->o->mesh == SB_MESH_ISTIO &&
+                      t->o->istio_api == SB_ISTIO_API_V1BETA1) ||
+                     (t->o->mesh == SB_MESH_LINKERD &&
+                      t->o->linkerd_service_profile))))
       sb__warn(t, SB_REASON_SCALED, "spec.backends", "weights above "
                "%d (the Gateway API limit) were scaled down "
                "proportionally", SB__WEIGHT_MAX);

@@ -183,11 +183,20 @@ static void split_v1beta1_percentages(void **state) {
   TU_EQ(tu_diags(&f->out), "W WeightsScaled spec.backends[0].weight: "
         "backend a's share rounds to 0% (--istio-api v1beta1 writes "
         "percentages); it gets no traffic");
-  /* Weights above the shared limit: percentages as from the user's own
-   * numbers, and no warning about a scaling that changes nothing here. */
-  put(f, tu_split_obj("shop", "big", "web", "a=3000000000,b=1000000000",
-                      ""));
-  free(run(f, SB_KIND_TRAFFIC_SPLIT, "big"));
+  /* Weights above the shared limit: percentages of the user's own
+   * numbers (34.623 and 15.623 %: the last gets the point; of the weights
+   * scaled to 1,000,000 the first would), and no warning about the
+   * scaling. */
+  put(f, tu_split_obj("shop", "big", "web", "a=53189989000,b=17938025000,"
+                      "c=58497259000,d=24000999000", ""));
+  TU_EQ(run(f, SB_KIND_TRAFFIC_SPLIT, "big"),
+        "{\"apiVersion\":\"networking.istio.io/v1beta1\",\"kind\":"
+        "\"VirtualService\",\"metadata\":{\"name\":\"big-split\",\"namespace\":"
+        "\"shop\"," LABELS("TrafficSplit", "big") "},\"spec\":{\"hosts\":"
+        "[\"web.shop.svc.cluster.local\"],\"http\":[{\"route\":["
+        DEST("a", 34) "," DEST("b", 12) "," DEST("c", 38) "," DEST("d", 16)
+        "]}],\"tcp\":[{\"route\":[" DEST("a", 34) "," DEST("b", 12) ","
+        DEST("c", 38) "," DEST("d", 16) "]}]}}");
   TU_EQ(tu_diags(&f->out), "");
 }
 
