@@ -1,8 +1,10 @@
 """TrafficSplit lifecycle against the real API server, for one output mode:
 create -> routes appear with the user's weights and our labels/owner;
 update weights -> routes change; add matches -> matched rule + catch-all;
-change the referenced HTTPRouteGroup -> re-rendered; delete -> pruned (the
-test control plane has no garbage collector: pruning is ours).
+change the referenced HTTPRouteGroup -> re-rendered; drop a field from it
+(the method) -> dropped from the routes too, though the cluster's object
+still contains the new desired one; delete -> pruned (the test control
+plane has no garbage collector: pruning is ours).
 
 Used by test_ctrl_split_<mode>.py.
 """
@@ -57,6 +59,18 @@ spec:
   - name: beta
     pathRegex: %s
     methods: [GET]
+"""
+
+
+GROUP_ANY_METHOD = """
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata:
+  name: ab
+spec:
+  matches:
+  - name: beta
+    pathRegex: %s
 """
 
 
@@ -121,6 +135,15 @@ def scenario(mode):
                           lambda o: "/beta" in matched(mode, o)[0],
                           what="the rule re-rendered after the "
                                "HTTPRouteGroup changed")
+            h.check("GET" in matched(mode, h.get(res, name, ns))[0],
+                    "the method match is not in the rule")
+
+            h.apply(GROUP_ANY_METHOD % "/beta", ns)
+            c.wait_object(res, name, ns,
+                          lambda o: "/beta" in matched(mode, o)[0] and
+                          "GET" not in matched(mode, o)[0],
+                          what="the method match dropped after the "
+                               "HTTPRouteGroup dropped it")
 
             c.wait_event(ns, "web", "Translated")
             h.check(ctl.metric('controller_runtime_reconcile_total'
