@@ -24,69 +24,27 @@
 
 #include <cjson/cJSON.h>
 
+#include "pyserver.h"
+
 typedef struct fakeapi {
-  pid_t pid;
-  int in_fd;
+  pyserver py;
   int port;
   char base[64];        /* "http://127.0.0.1:PORT" */
 } fakeapi;
 
 /* Returns 0 once the server listens, -1 on failure (message on stderr). */
 static inline int fakeapi_start(fakeapi *f) {
-  int in[2], out[2];
-  char line[128], script[1024];
-  size_t used = 0;
-
   memset(f, 0, sizeof(*f));
-  snprintf(script, sizeof(script), "%s/tests/data/fakeapi/fakeapi.py",
-           SB_SOURCE_DIR);
-  if (pipe(in) || pipe(out))
+  if (pyserver_start(&f->py, "fake API server", "fakeapi/fakeapi.py", 30000,
+                     NULL, NULL))
     return -1;
-  f->pid = fork();
-  if (f->pid < 0)
-    return -1;
-  if (f->pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    close(in[1]);
-    close(out[0]);
-    execlp("python3", "python3", script, (char *) NULL);
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-  f->in_fd = in[1];
-  while (used < sizeof(line) - 1) {
-    struct pollfd p = {out[0], POLLIN, 0};
-    ssize_t n;
-
-    if (poll(&p, 1, 30000) <= 0)
-      break;
-    n = read(out[0], line + used, sizeof(line) - 1 - used);
-    if (n <= 0)
-      break;
-    used += (size_t) n;
-    line[used] = '\0';
-    if (strchr(line, '\n'))
-      break;
-  }
-  close(out[0]);
-  line[used] = '\0';
-  if (sscanf(line, "PORT %d", &f->port) != 1) {
-    fprintf(stderr, "fake API server did not start: '%s'\n", line);
-    return -1;
-  }
+  f->port = f->py.port;
   snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->port);
   return 0;
 }
 
 static inline void fakeapi_stop(fakeapi *f) {
-  int status;
-
-  if (f->pid > 0) {
-    close(f->in_fd);
-    waitpid(f->pid, &status, 0);
-  }
+  pyserver_stop(&f->py);
   memset(f, 0, sizeof(*f));
 }
 

@@ -24,9 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pyserver.h"
+
 typedef struct testsrv {
-  pid_t pid;
-  int in_fd;
+  pyserver py;
   int port;
   char dir[256];
   char base[64];        /* "https://127.0.0.1:PORT" */
@@ -62,54 +63,16 @@ static inline char *testsrv_slurp(const char *dir, const char *name, size_t *len
 
 /* Returns 0 once the server listens, -1 on failure (message on stderr). */
 static inline int testsrv_start(testsrv *s) {
-  int in[2], out[2];
-  char line[128], script[1024];
-  size_t used = 0;
-
   memset(s, 0, sizeof(*s));
   snprintf(s->dir, sizeof(s->dir), "%s/sb-kube-XXXXXX",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (!mkdtemp(s->dir))
     return -1;
-  snprintf(script, sizeof(script), "%s/tests/data/kube/testserver.py",
-           SB_SOURCE_DIR);
-  if (pipe(in) || pipe(out))
-    return -1;
-  s->pid = fork();
-  if (s->pid < 0)
-    return -1;
-  if (s->pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    close(in[1]);
-    close(out[0]);
-    execlp("python3", "python3", script, "--dir", s->dir, (char *) NULL);
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-  s->in_fd = in[1];
   /* The server needs a moment for its keys; 60 s is a hang, not slowness. */
-  while (used < sizeof(line) - 1) {
-    struct pollfd p = {out[0], POLLIN, 0};
-    ssize_t n;
-
-    if (poll(&p, 1, 60000) <= 0)
-      break;
-    n = read(out[0], line + used, sizeof(line) - 1 - used);
-    if (n <= 0)
-      break;
-    used += (size_t) n;
-    line[used] = '\0';
-    if (strchr(line, '\n'))
-      break;
-  }
-  close(out[0]);
-  line[used] = '\0';
-  if (sscanf(line, "PORT %d", &s->port) != 1) {
-    fprintf(stderr, "test server did not start: '%s'\n", line);
+  if (pyserver_start(&s->py, "test server", "kube/testserver.py", 60000,
+                     "--dir", s->dir))
     return -1;
-  }
+  s->port = s->py.port;
   snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%d", s->port);
   s->ca = testsrv_slurp(s->dir, "ca.crt", &s->ca_len);
   s->other_ca = testsrv_slurp(s->dir, "other-ca.crt", &s->other_ca_len);
@@ -127,12 +90,7 @@ static inline int testsrv_rm(const char *path, const struct stat *st, int flag,
 }
 
 static inline void testsrv_stop(testsrv *s) {
-  int status;
-
-  if (s->pid > 0) {
-    close(s->in_fd);
-    waitpid(s->pid, &status, 0);
-  }
+  pyserver_stop(&s->py);
   free(s->ca);
   free(s->other_ca);
   free(s->cert);

@@ -1,7 +1,6 @@
 /* model-test.h -- helpers shared by the model unit tests (test-model-*.c).
  *
- * Test inputs are written as JSON with single quotes, which read far better
- * inside C strings; J() turns ' into " (and ` into ') before parsing.
+ * Test inputs are written as JSON with single quotes (J(), test-json.h).
  * Assertions on diagnostics compare severity, field path and message
  * exactly: the messages are part of what the model promises operators.
  */
@@ -22,20 +21,7 @@
 #include "sb/err.h"
 #include "sb/model.h"
 
-static inline cJSON *J(const char *text) {
-  char *s = strdup(text), *p;
-  cJSON *j;
-
-  assert_non_null(s);
-  for (p = s; *p; p++)
-    *p = *p == '\'' ? '"' : *p == '`' ? '\'' : *p;
-  j = cJSON_Parse(s);
-  if (!j)
-    fprintf(stderr, "bad test JSON: %s\n", s);
-  free(s);
-  assert_non_null(j);
-  return j;
-}
+#include "test-json.h"
 
 static inline void dump_diags(const sb_diags *d) {
   sb_buf b;

@@ -35,6 +35,8 @@
 #include "sb/err.h"
 #include "sb/reconcile.h"
 
+#include "test-json.h"
+
 static const sb_gvk VS = {"networking.istio.io", "v1", "VirtualService",
                           "virtualservices"};
 static const sb_gvk AP = {"security.istio.io", "v1", "AuthorizationPolicy",
@@ -49,48 +51,6 @@ static const sb_cache_res R_VS = {SB_KIND_UNKNOWN, &VS, NULL};
 static const sb_cache_res R_AP = {SB_KIND_UNKNOWN, &AP, NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* JSON with single quotes. */
-static cJSON *J(const char *text) {
-  char *s = strdup(text), *p;
-  cJSON *j;
-
-  assert_non_null(s);
-  for (p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  j = cJSON_Parse(s);
-  if (!j)
-    fprintf(stderr, "bad test JSON: %s\n", s);
-  free(s);
-  assert_non_null(j);
-  return j;
-}
-
-static cJSON *fixture(const char *name) {
-  char path[512];
-  FILE *f;
-  long n;
-  char *buf;
-  cJSON *j;
-
-  snprintf(path, sizeof(path), "%s/tests/data/ctrl/%s", SB_SOURCE_DIR, name);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  n = ftell(f);
-  assert_true(n > 0);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-  buf[n] = '\0';
-  fclose(f);
-  j = cJSON_Parse(buf);
-  free(buf);
-  assert_non_null(j);
-  return j;
-}
 
 typedef struct changelog {
   sb_buf b;
@@ -180,7 +140,7 @@ static int del(sb_cache *c, const sb_cache_res *r, const char *text) {
 
 static void apply_fixture(sb_cache *c, const sb_cache_res *r,
                           const char *name) {
-  cJSON *j = fixture(name);
+  cJSON *j = test_fixture("ctrl", name);
 
   assert_int_equal(sb_cache_apply(c, r, j), 0);
   cJSON_Delete(j);
@@ -470,7 +430,7 @@ static void other_bad_objects_are_skipped(void **state) {
 static void pod_churn_is_quiet(void **state) {
   changelog l;
   sb_cache *c = new_cache(&l);
-  cJSON *pod = fixture("pod-web.json");
+  cJSON *pod = test_fixture("ctrl", "pod-web.json");
   cJSON *meta = cJSON_GetObjectItem(pod, "metadata");
   cJSON *status = cJSON_GetObjectItem(pod, "status");
   const sb_pod *p;
@@ -613,7 +573,7 @@ static void generated_managed_and_foreign(void **state) {
   changelog l;
   sb_cache *c = new_cache(&l);
   const sb_gen *g;
-  cJSON *raw = fixture("vs-managed.json"), *want, *meta, *x;
+  cJSON *raw = test_fixture("ctrl", "vs-managed.json"), *want, *meta, *x;
   size_t before;
 
   (void) state;
@@ -1211,7 +1171,7 @@ static void apply_text(sb_cache *c, const sb_cache_res *r, const char *text) {
  * cache holds per entry, and whether sb_cache_bytes tells the truth. */
 static void memory_per_entry(void **state) {
   sb_cache *c = sb_cache_new(NULL, NULL);
-  cJSON *pod = fixture("pod-web.json");
+  cJSON *pod = test_fixture("ctrl", "pod-web.json");
   cJSON *meta = cJSON_GetObjectItem(pod, "metadata");
   cJSON *labels = cJSON_GetObjectItem(meta, "labels");
   cJSON *spec = cJSON_GetObjectItem(pod, "spec");

@@ -22,52 +22,13 @@
 #include "sb/err.h"
 #include "sb/reconcile.h"
 
+#include "test-json.h"
+
 #define TS_UID "0d2a7c58-6a0e-4f2b-9e43-31b8f1c2d3e4"
 
 static const sb_key WEB = {SB_KIND_TRAFFIC_SPLIT, "shop", "web"};
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static cJSON *J(const char *text) {
-  char *s = strdup(text), *p;
-  cJSON *j;
-
-  assert_non_null(s);
-  for (p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  j = cJSON_Parse(s);
-  if (!j)
-    fprintf(stderr, "bad test JSON: %s\n", s);
-  free(s);
-  assert_non_null(j);
-  return j;
-}
-
-static cJSON *fixture(const char *name) {
-  char path[512];
-  FILE *f;
-  long n;
-  char *buf;
-  cJSON *j;
-
-  snprintf(path, sizeof(path), "%s/tests/data/ctrl/%s", SB_SOURCE_DIR, name);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  n = ftell(f);
-  assert_true(n > 0);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-  buf[n] = '\0';
-  fclose(f);
-  j = cJSON_Parse(buf);
-  free(buf);
-  assert_non_null(j);
-  return j;
-}
 
 static void model_apply(sb_cache *c, const cJSON *obj) {
   sb_cache_res r;
@@ -83,7 +44,7 @@ static void model_apply(sb_cache *c, const cJSON *obj) {
  * what it refers to. */
 static sb_cache *load_world(void) {
   sb_cache *c = sb_cache_new(NULL, NULL);
-  cJSON *all = fixture("world-shop.json"), *o;
+  cJSON *all = test_fixture("ctrl", "world-shop.json"), *o;
 
   assert_non_null(c);
   cJSON_ArrayForEach(o, all)
@@ -676,7 +637,7 @@ static void foreign_virtual_service(void **state) {
                             "virtualservices"};
   sb_cache *c = load_world();
   sb_cache_res r = gen_res(&vs);
-  cJSON *obj = fixture("vs-web-split-foreign.json");
+  cJSON *obj = test_fixture("ctrl", "vs-web-split-foreign.json");
   sb_plan p;
 
   (void) state;
