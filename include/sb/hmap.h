@@ -37,5 +37,12 @@ int sb_hmap_next(const sb_hmap *m, sb_hmap_iter *it, const char **key,
                  size_t *klen, void **val);
 /* The hash the map uses, for callers that shard or combine keys. */
 uint64_t sb_hash(const void *p, size_t n);
+/* Its parts, for hashes built piece by piece: FNV-1a from SB_HASH_INIT
+ * over each piece, then sb_hash_final (the avalanche that makes the low
+ * bits depend on every byte). sb_hash(p, n) ==
+ * sb_hash_final(sb_hash_add(SB_HASH_INIT, p, n)). */
+#define SB_HASH_INIT 1469598103934665603ULL
+uint64_t sb_hash_add(uint64_t h, const void *p, size_t n);
+uint64_t sb_hash_final(uint64_t h);
 
 #endif

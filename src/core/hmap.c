@@ -28,23 +28,29 @@ struct sb_hmap {
 #define EMPTY 0
 #define TOMB 1
 
-uint64_t sb_hash(const void *p, size_t n) {
-  /* FNV-1a with a final avalanche (from splitmix64) so that the low bits,
-   * which pick the slot, depend on every input byte. */
+uint64_t sb_hash_add(uint64_t h, const void *p, size_t n) {
   const unsigned char *s = p;
-  uint64_t h = 1469598103934665603ULL;
   size_t i;
 
   for (i = 0; i < n; i++) {
     h ^= s[i];
     h *= 1099511628211ULL;
   }
+  return h;
+}
+
+/* splitmix64's finaliser: every input bit moves every output bit. */
+uint64_t sb_hash_final(uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+
+uint64_t sb_hash(const void *p, size_t n) {
+  return sb_hash_final(sb_hash_add(SB_HASH_INIT, p, n));
 }
 
 static uint64_t slot_hash(const char *key, size_t klen) {

@@ -313,36 +313,14 @@ typedef struct fpset {
   int oom;
 } fpset;
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    h = (h ^ b[i]) * FNV_PRIME;
-  return h;
-}
-
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t avalanche(uint64_t h) {
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
-
 static uint64_t step_key(uint64_t path, const char *key) {
-  path = fnv_bytes(path, "K", 1);
-  return fnv_bytes(path, key, strlen(key) + 1);
+  path = sb_hash_add(path, "K", 1);
+  return sb_hash_add(path, key, strlen(key) + 1);
 }
 
 static uint64_t step_index(uint64_t path, uint64_t i) {
-  path = fnv_bytes(path, "I", 1);
-  return fnv_bytes(path, &i, sizeof(i));
+  path = sb_hash_add(path, "I", 1);
+  return sb_hash_add(path, &i, sizeof(i));
 }
 
 /* The hash of a scalar at path; 0 for containers. */
@@ -352,29 +330,29 @@ static uint64_t leaf_hash(uint64_t path, const cJSON *j) {
   switch (j->type & 0xFF) {
   case cJSON_String:
   case cJSON_Raw:
-    path = fnv_bytes(path, (j->type & 0xFF) == cJSON_Raw ? "R" : "S", 1);
+    path = sb_hash_add(path, (j->type & 0xFF) == cJSON_Raw ? "R" : "S", 1);
     if (j->valuestring)
-      path = fnv_bytes(path, j->valuestring, strlen(j->valuestring) + 1);
-    return avalanche(path);
+      path = sb_hash_add(path, j->valuestring, strlen(j->valuestring) + 1);
+    return sb_hash_final(path);
   case cJSON_Number:
     d = j->valuedouble == 0 ? 0.0 : j->valuedouble;  /* -0 is 0 */
-    return avalanche(fnv_bytes(fnv_bytes(path, "D", 1), &d, sizeof(d)));
+    return sb_hash_final(sb_hash_add(sb_hash_add(path, "D", 1), &d, sizeof(d)));
   case cJSON_True:
-    return avalanche(fnv_bytes(path, "T", 1));
+    return sb_hash_final(sb_hash_add(path, "T", 1));
   case cJSON_False:
-    return avalanche(fnv_bytes(path, "F", 1));
+    return sb_hash_final(sb_hash_add(path, "F", 1));
   case cJSON_NULL:
-    return avalanche(fnv_bytes(path, "N", 1));
+    return sb_hash_final(sb_hash_add(path, "N", 1));
   }
   return 0;
 }
 
 static uint64_t list_len_hash(uint64_t path, uint64_t n) {
-  return avalanche(fnv_bytes(fnv_bytes(path, "L", 1), &n, sizeof(n)));
+  return sb_hash_final(sb_hash_add(sb_hash_add(path, "L", 1), &n, sizeof(n)));
 }
 
 static uint64_t list_mark_hash(uint64_t path) {
-  return avalanche(fnv_bytes(path, "A", 1));
+  return sb_hash_final(sb_hash_add(path, "A", 1));
 }
 
 static void fp_add(fpset *s, uint64_t h) {
@@ -431,7 +409,7 @@ static int cmp_u64(const void *a, const void *b) {
  * s->v (caller frees). SB_ENOMEM. */
 static int fingerprint(const cJSON *obj, fpset *s) {
   const cJSON *i, *m, *a;
-  uint64_t root = FNV_OFFSET, mp, ap;
+  uint64_t root = SB_HASH_INIT, mp, ap;
   size_t r, w;
 
   memset(s, 0, sizeof(*s));
@@ -571,7 +549,7 @@ int sb_gen_contains(const sb_gen *g, const cJSON *desired) {
     return 0;
   if (!desired)
     return 1;
-  return fp_contains(e->fp, e->nfp, desired, FNV_OFFSET);
+  return fp_contains(e->fp, e->nfp, desired, SB_HASH_INIT);
 }
 
 void sb_cache_free(sb_cache *c) {

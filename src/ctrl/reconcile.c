@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "sb/err.h"
+#include "sb/hmap.h"
 
 static const cJSON *jget(const cJSON *o, const char *k) {
   return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
@@ -63,37 +64,29 @@ static char *dup(const char *s, int *ok) {
 
 /* ---- the applied-object hash -------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    h = (h ^ b[i]) * 1099511628211ULL;
-  return h;
-}
-
 /* Tags keep the encoding unambiguous: a type byte per node, keys and
  * strings with their NUL, arrays and objects closed by an end tag. */
 static uint64_t json_hash(uint64_t h, const cJSON *j) {
   const cJSON *m;
   unsigned char tag = (unsigned char) (j->type & 0xFF);
 
-  h = fnv(h, &tag, 1);
+  h = sb_hash_add(h, &tag, 1);
   switch (j->type & 0xFF) {
   case cJSON_String:
   case cJSON_Raw:
-    return j->valuestring ? fnv(h, j->valuestring, strlen(j->valuestring) + 1)
-                          : h;
+    return j->valuestring
+               ? sb_hash_add(h, j->valuestring, strlen(j->valuestring) + 1)
+               : h;
   case cJSON_Number:
-    return fnv(h, &j->valuedouble, sizeof(j->valuedouble));
+    return sb_hash_add(h, &j->valuedouble, sizeof(j->valuedouble));
   case cJSON_Object:
   case cJSON_Array:
     for (m = j->child; m; m = m->next) {
       if (m->string)
-        h = fnv(h, m->string, strlen(m->string) + 1);
+        h = sb_hash_add(h, m->string, strlen(m->string) + 1);
       h = json_hash(h, m);
     }
-    return fnv(h, "}", 1);
+    return sb_hash_add(h, "}", 1);
   default:
     return h;
   }
@@ -104,7 +97,7 @@ uint64_t sb_json_hash(const cJSON *j) {
 
   if (!j)
     return 0;
-  h = json_hash(1469598103934665603ULL, j);
+  h = sb_hash_final(json_hash(SB_HASH_INIT, j));
   return h ? h : 1;
 }
 
