@@ -55,6 +55,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import harness as h  # noqa: E402
 import controller as c  # noqa: E402
+import ctrl_access  # noqa: E402
 
 CHART = os.path.join(REPO, "deploy", "helm", "smi-bridge")
 VS = "virtualservices.networking.istio.io"
@@ -81,45 +82,9 @@ spec:
     weight: 10
 """
 
-GROUPS = """
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata:
-  name: api-routes
-spec:
-  matches:
-  - name: metrics
-    pathRegex: /metrics
-    methods: [GET]
----
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: TCPRoute
-metadata:
-  name: api-port
-spec:
-  matches:
-    ports: [8080]
-"""
-
-TARGET = """
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata:
-  name: web-to-api
-spec:
-  destination:
-    kind: ServiceAccount
-    name: api
-  rules:
-  - kind: TCPRoute
-    name: api-port
-  - kind: HTTPRouteGroup
-    name: api-routes
-    matches: [metrics]
-  sources:
-  - kind: ServiceAccount
-    name: web
-"""
+# The access scenario's route groups and TrafficTarget (with its HTTP rule).
+GROUPS = ctrl_access.GROUPS
+TARGET = ctrl_access.TARGET % ctrl_access.HTTP_RULE
 
 
 def helm_bin():
