@@ -1,7 +1,10 @@
 # Dockerfile -- smi-bridge's container image.
 #
 # `deps` + `builder` compile smi-bridge on Debian with the same
-# libraries the project is developed against and lays out, with
+# libraries the project is developed against -- except libcurl, which
+# deploy/image/build-curl.sh builds from Debian's own source as a static
+# library with HTTP and HTTPS only, so the image carries neither Debian's
+# libcurl nor the 27 libraries it is linked with -- and lays out, with
 # deploy/image/stage-runtime.sh, a root file system holding only the
 # stripped binary, the shared libraries it loads, the dynamic loader, the CA
 # bundle and passwd/group files with the unprivileged user 65532.
@@ -24,27 +27,30 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get upgrade -y \
  && apt-get install -y --no-install-recommends \
-      cmake ninja-build pkg-config gcc libc6-dev \
-      libuv1-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev \
+      cmake ninja-build pkg-config gcc libc6-dev dpkg-dev \
+      libuv1-dev libnghttp2-dev zlib1g-dev libcjson-dev libyaml-dev libssl-dev \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+COPY deploy/image/build-curl.sh /usr/local/sbin/build-curl.sh
+RUN sh /usr/local/sbin/build-curl.sh /opt/curl
 FROM deps AS builder
 COPY . /src
 ARG VERSION
+ENV PKG_CONFIG_PATH=/opt/curl/lib/pkgconfig
 RUN test -n "$VERSION" || { echo "pass --build-arg VERSION=<project version>" >&2; exit 1; } \
  && cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DSB_TESTS=OFF -DSB_INTEGRATION=OFF -DSB_BENCH=OFF \
  && cmake --build /build --target smi-bridge \
  && test "$(/build/smi-bridge version)" = "smi-bridge $VERSION" \
       || { echo "the binary does not report version $VERSION" >&2; exit 1; } \
- && sh /src/deploy/image/stage-runtime.sh /build/smi-bridge /rootfs
+ && sh /src/deploy/image/stage-runtime.sh /build/smi-bridge /rootfs /opt/curl/share/doc/curl
 
 FROM debian:bookworm-slim AS runtime-debian
 ARG VERSION
 RUN apt-get update \
  && apt-get upgrade -y \
  && apt-get install -y --no-install-recommends \
-      libuv1 libcurl4 libcjson1 libyaml-0-2 libssl3 ca-certificates \
+      libuv1 libnghttp2-14 zlib1g libcjson1 libyaml-0-2 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=builder /rootfs/smi-bridge /usr/bin/smi-bridge
 USER 65532:65532

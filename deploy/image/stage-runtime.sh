@@ -1,7 +1,7 @@
 #!/bin/sh
 # stage-runtime.sh -- lay out the runtime image's whole file system.
 #
-#   stage-runtime.sh BINARY ROOTFS
+#   stage-runtime.sh BINARY ROOTFS [DOCDIR...]
 #
 # Runs in the Dockerfile's builder stage. The runtime image is FROM scratch
 # plus ROOTFS, so ROOTFS must hold everything the process needs and nothing
@@ -10,12 +10,15 @@
 # the loader's built-in search path finds them without an ld.so.cache), the
 # loader itself, the CA bundle, name-service files with the unprivileged
 # user 65532, and the Debian copyright file of every package a file came
-# from. Libraries loaded with dlopen() would not show up in ldd: smi-bridge
+# from, and the copyright file of each DOCDIR (a /usr/share/doc/NAME-like
+# directory of a library linked in statically: libcurl, from
+# build-curl.sh). Libraries loaded with dlopen() would not show up in ldd: smi-bridge
 # loads none (glibc >= 2.34 has the files/dns NSS modules built in).
 set -eu
 
 bin=$1
 root=$2
+shift 2
 
 mkdir -p "$root"
 install -m 0755 "$bin" "$root/smi-bridge"
@@ -52,6 +55,11 @@ pkgs="$pkgs ca-certificates"
 for p in $(printf '%s\n' $pkgs | sort -u); do
   mkdir -p "$root/usr/share/doc/$p"
   cp -L "/usr/share/doc/$p/copyright" "$root/usr/share/doc/$p/"
+done
+for d in "$@"; do
+  [ -f "$d/copyright" ] || { echo "stage-runtime: no $d/copyright" >&2; exit 1; }
+  mkdir -p "$root/usr/share/doc/$(basename "$d")"
+  cp -L "$d/copyright" "$root/usr/share/doc/$(basename "$d")/"
 done
 
 cat >"$root/etc/passwd" <<'PW'

@@ -82,6 +82,7 @@ struct sb_http {
   uv_loop_t *loop;
   CURLM *multi;
   int stream_conn;        /* streams get their own connection (OpenSSL) */
+  int gzip;               /* libcurl decodes gzip responses */
   uv_timer_t timer;       /* curl's timeout */
   uv_timer_t defer;       /* add/cancel/close outside curl callbacks */
   struct sb_http_req *head, *tail;
@@ -227,6 +228,36 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg) {
   return len;
 }
 
+/* A Warning header (RFC 7234 section 5.5): `299 - "text"`. The API server
+ * sends one for each problem it let pass -- a field it did not know and
+ * dropped, a duplicate field, a deprecated API version -- and the request
+ * still succeeds, so this log line is the only place they show. */
+static void log_warning(const sb_http_req *r, const char *v, size_t n) {
+  const char *end = v + n, *q;
+  char text[512];
+  size_t o = 0;
+
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
+  q = memchr(v, '"', (size_t) (end - v));
+  if (q) {
+    /* warn-code warn-agent "warn-text": the text, unescaped */
+    for (q++; q < end && *q != '"' && o < sizeof(text) - 1; q++) {
+      if (*q == '\\' && q + 1 < end)
+        q++;
+      text[o++] = *q;
+    }
+  } else {
+    while (v < end && o < sizeof(text) - 1)
+      text[o++] = *v++;
+  }
+  text[o] = '\0';
+  sb_log(SB_LOG_WARN, "API server warning", "method=%s path=%s warning=%s",
+         r->method, r->path, text);
+}
+
 /* Header lines of the final response (a new status line starts over, so
  * informational responses leave nothing behind). */
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
@@ -248,6 +279,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
     }
     /* An HTTP date instead of seconds: take "soon" rather than parse. */
     r->retry_after = digits ? secs : 1;
+  } else if (len > 8 && strncasecmp(p, "Warning:", 8) == 0) {
+    log_warning(r, p + 8, len - 8);
   }
   return len;
 }
@@ -458,6 +491,9 @@ int sb_http_new(uv_loop_t *loop, const sb_http_config *cfg, sb_http **out) {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
     h->stream_conn = v && v->ssl_version &&
                      strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+    /* A libcurl built without zlib fails a gzip response instead of
+     * passing it through, so only ask for gzip when it can decode it. */
+    h->gzip = v && (v->features & CURL_VERSION_LIBZ);
   }
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
@@ -651,7 +687,7 @@ static int setup_easy(sb_http_req *r, const sb_http_opts *o) {
    * stream flush by flush into concatenated gzip members, which curl
    * (7.88) rejects after the first one; an event stream is small and
    * steady anyway. Large lists are where compression pays. */
-  if (!o->on_data)
+  if (!o->on_data && r->h->gzip)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);

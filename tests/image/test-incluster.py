@@ -19,8 +19,12 @@ What a kubelet would do for the chart's Deployment is done here by hand:
 - KUBERNETES_SERVICE_HOST/PORT point at the API server, as a kubelet sets
   them; nothing else of the host's environment reaches the process.
 
+300 Services in the workload namespace make their list larger than the
+API server's compression threshold, so it comes gzip-encoded (checked
+with a request of the test's own) and the image's libcurl must decode it.
+
 Then `tests/image/image.sh run --read-only` starts the image and the test
-checks: the process runs as 65532:65532 with a read-only root; /healthz,
+checks: it lists without an error; the process runs as 65532:65532 with a read-only root; /healthz,
 /readyz and /metrics answer; it takes the Lease under the pod's name; a
 TrafficSplit becomes a VirtualService (read back with kubectl) and a
 Translated Event whose source is the pod; the token never appears in the
@@ -38,6 +42,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -196,6 +201,34 @@ def lease(ns):
                                 "-o", "json").stdout)["spec"]
 
 
+def bulk_services(ns, n):
+    """n headless Services (no cluster IP to allocate) with a long
+    annotation each: their list is larger than the API server's response
+    compression threshold (128 KiB)."""
+    items = [{"apiVersion": "v1", "kind": "Service",
+              "metadata": {"name": "bulk-%03d" % i, "namespace": ns,
+                           "annotations": {"example.com/note": "x" * 600}},
+              "spec": {"clusterIP": "None", "selector": {"app": "bulk"},
+                       "ports": [{"name": "http", "port": 80}]}}
+             for i in range(n)]
+    h.kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+def list_encoding(api_url, path):
+    """The Content-Encoding of a list asked for with gzip allowed, as the
+    controller asks, read with the admin client certificate."""
+    pki = os.path.join(h.TESTENV_DIR, "pki")
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(pki, "admin.crt"),
+                        os.path.join(pki, "admin.key"))
+    req = urllib.request.Request(api_url + path,
+                                 headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+        r.read()
+        return r.headers.get("Content-Encoding", "")
+
+
 def main():
     helm = helm_bin()
     inst = h.instance()
@@ -234,6 +267,14 @@ def main():
             ctr = pod["containers"][0]
             h.expect_eq(pod["serviceAccountName"], release,
                         "the Deployment's ServiceAccount")
+
+            # Lists the API server sends gzip-compressed, which the image's
+            # libcurl must decode (the control: the server really does).
+            bulk_services(ns, 300)
+            h.expect_eq(list_encoding(inst["SB_TESTENV_API_URL"],
+                                      "/api/v1/namespaces/%s/services"
+                                      "?limit=500" % ns), "gzip",
+                        "Content-Encoding of the Services list (control)")
 
             # The pod's service-account volume.
             os.mkdir(sa)
@@ -300,6 +341,10 @@ def main():
                        what="/readyz of the containerised controller")
             t_ready = time.monotonic() - t0
             text = logs()
+            h.check("cannot list" not in text,
+                    "the containerised controller could not list: %s"
+                    % [ln for ln in text.splitlines()
+                       if "cannot list" in ln][:3])
             t_start = log_time(text, "starting")
             h.log("launch to ready: %.2fs (container set-up to the first "
                   "log line %.2fs, process start to ready %.2fs)"

@@ -16,6 +16,7 @@
 
 #include "sb/err.h"
 #include "sb/http.h"
+#include "sb/log.h"
 
 #include "kube-testsrv.h"
 
@@ -295,6 +296,41 @@ static void error_bodies_are_buffered(void **state) {
   close_all(loop, h);
 }
 
+/* A Warning header is logged with the request it came with, the text
+ * unquoted; the response itself is unchanged. */
+static void warnings_are_logged(void **state) {
+  sb_http *h;
+  uv_loop_t *loop = new_loop(&h);
+  sb_http_tls t = good_tls();
+  sb_http_opts o;
+  result r = {0};
+  FILE *log = tmpfile();
+  char text[4096];
+  size_t len;
+
+  (void) state;
+  assert_non_null(log);
+  memset(&o, 0, sizeof(o));
+  start(h, &r, "PATCH",
+        "/status?code=200&warning=unknown%20field%20%22spec.fo%5Co%22", &t,
+        &o);
+  r.loop = loop;
+  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
+  uv_run(loop, UV_RUN_DEFAULT);
+  sb_log_setup(SB_LOG_TEXT, 0, 2);
+  assert_int_equal(r.err, 0);
+  assert_int_equal(r.status, 200);
+  fflush(log);
+  rewind(log);
+  len = fread(text, 1, sizeof(text) - 1, log);
+  text[len] = '\0';
+  fclose(log);
+  assert_non_null(strstr(text, "level=warning msg=\"API server warning\" "
+                               "method=PATCH path=\"/status?code=200&"));
+  assert_non_null(strstr(text, "warning=\"unknown field \\\"spec.fo\\\\o\\\"\""));
+  close_all(loop, h);
+}
+
 static void cancel_paths(void **state) {
   sb_http *h;
   uv_loop_t *loop = new_loop(&h);
@@ -534,6 +570,7 @@ int main(void) {
       cmocka_unit_test(tls_failures_are_clear),
       cmocka_unit_test(streaming_is_incremental),
       cmocka_unit_test(error_bodies_are_buffered),
+      cmocka_unit_test(warnings_are_logged),
       cmocka_unit_test(cancel_paths),
       cmocka_unit_test(timeouts_and_refusals),
       cmocka_unit_test(body_cap),

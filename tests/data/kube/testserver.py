@@ -270,6 +270,9 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/status":
             code = int(q.get("code", "500"))
             hdrs = [("Retry-After", q["retry"])] if "retry" in q else []
+            if "warning" in q:
+                hdrs.append(("Warning", '299 - "%s"' % q["warning"]
+                             .replace("\\", "\\\\").replace('"', '\\"')))
             return self.send(code, status(code, q.get("reason", ""),
                                           q.get("message", "it failed")),
                              headers=hdrs)
