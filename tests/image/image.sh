@@ -27,6 +27,10 @@
 #                               passed on to the process; the container
 #                               is removed when it ends
 #   image.sh size [--tag T]     uncompressed and gzip-compressed size, bytes
+#   image.sh binary [--tag T] DEST
+#                               copy the image's /smi-bridge to DEST, to
+#                               run or measure it on the host (it loads the
+#                               host's copies of the same Debian libraries)
 #   image.sh buildah ARGS...    buildah with the storage this script uses
 #
 # Nothing is pulled from an image registry. `base` makes a
@@ -402,6 +406,21 @@ cmd_size() {
   printf 'uncompressed=%s gzip=%s\n' "$raw" "$gz"
 }
 
+# --- binary ---------------------------------------------------------------
+
+cmd_binary() {
+  local tag=$1 dest=$2 ctr mnt rc=0
+  need buildah
+  check_user
+  have_image "$tag" || die "no image $tag (build it with: $0 build)"
+  ctr=$(bah from --pull-never --quiet "$tag") || die "buildah from $tag failed"
+  mnt=$(bah mount "$ctr") || { bah rm "$ctr" >/dev/null; die "buildah mount failed"; }
+  cp "$mnt/smi-bridge" "$dest" || rc=$?
+  bah umount "$ctr" >/dev/null || true
+  bah rm "$ctr" >/dev/null || true
+  [ "$rc" -eq 0 ] || die "copying /smi-bridge out of $tag to $dest failed"
+}
+
 # --- main -----------------------------------------------------------------
 
 verb=${1:-}
@@ -440,7 +459,15 @@ case $verb in
       *) die "size takes only --tag" ;;
     esac
     cmd_size "$tag" ;;
+  binary)
+    tag=$default_tag
+    if [ "${1:-}" = --tag ]; then
+      tag=${2:?--tag needs a value}
+      shift 2
+    fi
+    [ $# -eq 1 ] || die "binary takes [--tag T] DEST"
+    cmd_binary "$tag" "$1" ;;
   buildah) need buildah; check_user; bah "$@" ;;
   ""|-h|--help|help) usage 0 ;;
-  *) die "unknown verb '$verb' (base, build, run, size, buildah)" ;;
+  *) die "unknown verb '$verb' (base, build, run, size, binary, buildah)" ;;
 esac
