@@ -18,8 +18,11 @@
 #   PREFIX/share/doc/curl/copyright   its licence, for the runtime image
 #
 # The image then loads libnghttp2, libssl, libcrypto and libz instead of libcurl
-# and its 27 dependencies: about 11 MB less image and 4-5 MiB less resident
-# memory per process (docs/install.md, docs/benchmarks.md).
+# and its 27 dependencies: about 11 MB less image and 3.6 MiB less resident
+# memory per process (docs/install.md, docs/benchmarks.md). It is compiled
+# with Debian's own hardening flags (dpkg-buildflags: stack protector,
+# _FORTIFY_SOURCE, RELRO), as Debian's libcurl is: it parses what comes
+# from the network.
 set -eu
 
 prefix=${1:?usage: build-curl.sh PREFIX}
@@ -29,12 +32,11 @@ srclist=/etc/apt/sources.list.d/build-curl-src.list
 # The source archives of exactly the suites apt already uses for binaries:
 # one-line files are copied with deb-src, deb822 files get their own
 # deb-src stanzas. Removed again at the end, with the package lists.
-{
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f"
-  done
-} >"$srclist"
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+  [ -f "$f" ] || continue
+  sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f"
+done >"$work/src.list"
+mv "$work/src.list" "$srclist"
 for f in /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] || continue
   sed 's/^Types:.*$/Types: deb-src/' "$f" \
@@ -52,8 +54,10 @@ apt-get source --only-source curl >"$work/source.log" 2>&1 || {
 src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'curl-*' | head -n 1)
 [ -n "$src" ] || { echo "build-curl: no curl source in $work" >&2; exit 1; }
 
+# CMake reads CFLAGS but not CPPFLAGS, where _FORTIFY_SOURCE is.
+cflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
 cmake -S "$src" -B "$work/build" -G Ninja \
-  -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$cflags" \
   -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
   -DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF \
@@ -94,5 +98,5 @@ mkdir -p "$prefix/share/doc/curl"
 cp "$src/debian/copyright" "$prefix/share/doc/curl/copyright"
 
 rm -f "$srclist" /etc/apt/sources.list.d/build-curl-src-*
-rm -rf "$work" /var/lib/apt/lists/*
+rm -rf "$work" /var/lib/apt/lists/* /var/cache/apt/*.bin
 echo "build-curl: libcurl $version (HTTP, HTTPS; HTTP/2; OpenSSL; gzip) in $prefix"

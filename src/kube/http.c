@@ -42,11 +42,14 @@
 #include "sb/buf.h"
 #include "sb/common.h"
 #include "sb/err.h"
+#include "sb/hmap.h"
 #include "sb/log.h"
 
 #define DEFAULT_MAX_BODY ((size_t) 64 * 1024 * 1024)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_STREAMS 100
+#define WARN_SEEN 64                       /* distinct warnings remembered */
+#define WARN_QUIET_MS (10u * 60u * 1000u)  /* repeats at debug level for */
 
 enum req_state { REQ_PENDING, REQ_ACTIVE };
 
@@ -83,6 +86,10 @@ struct sb_http {
   CURLM *multi;
   int stream_conn;        /* streams get their own connection (OpenSSL) */
   int gzip;               /* libcurl decodes gzip responses */
+  struct {                /* warnings logged lately (log_warning) */
+    uint64_t hash, at_ms;
+  } warned[WARN_SEEN];
+  unsigned warned_next;
   uv_timer_t timer;       /* curl's timeout */
   uv_timer_t defer;       /* add/cancel/close outside curl callbacks */
   struct sb_http_req *head, *tail;
@@ -231,15 +238,21 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg) {
 /* A Warning header (RFC 7234 section 5.5): `299 - "text"`. The API server
  * sends one for each problem it let pass -- a field it did not know and
  * dropped, a duplicate field, a deprecated API version -- and the request
- * still succeeds, so this log line is the only place they show. */
+ * still succeeds, so this log line is the only place they show. The same
+ * text again within WARN_QUIET_MS goes to the debug level: every apply of
+ * an object the server finds fault with would repeat it. */
 static void log_warning(const sb_http_req *r, const char *v, size_t n) {
+  sb_http *h = r->h;
   const char *end = v + n, *q;
   char text[512];
-  size_t o = 0;
+  size_t o = 0, i, slot;
+  uint64_t hash, now = uv_now(h->loop);
+  int level = SB_LOG_WARN;
 
   while (v < end && (*v == ' ' || *v == '\t'))
     v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                     end[-1] == '\t'))
     end--;
   q = memchr(v, '"', (size_t) (end - v));
   if (q) {
@@ -253,8 +266,34 @@ static void log_warning(const sb_http_req *r, const char *v, size_t n) {
     while (v < end && o < sizeof(text) - 1)
       text[o++] = *v++;
   }
+  /* Cut short: end before the last (maybe partial) character, so the
+   * log stays UTF-8. */
+  if (o == sizeof(text) - 1) {
+    while (o > 0 && ((unsigned char) text[o - 1] & 0xC0) == 0x80)
+      o--;
+    if (o > 0 && ((unsigned char) text[o - 1] & 0xC0) == 0xC0)
+      o--;
+  }
   text[o] = '\0';
-  sb_log(SB_LOG_WARN, "API server warning", "method=%s path=%s warning=%s",
+
+  hash = sb_hash(text, o);
+  slot = h->warned_next;
+  for (i = 0; i < WARN_SEEN; i++) {
+    if (h->warned[i].hash == hash && h->warned[i].at_ms &&
+        now - h->warned[i].at_ms < WARN_QUIET_MS) {
+      level = SB_LOG_DEBUG;
+      break;
+    }
+    if (h->warned[i].hash == hash)
+      slot = i;
+  }
+  if (level == SB_LOG_WARN) {
+    h->warned[slot].hash = hash;
+    h->warned[slot].at_ms = now ? now : 1;
+    if (slot == h->warned_next)
+      h->warned_next = (h->warned_next + 1) % WARN_SEEN;
+  }
+  sb_log(level, "API server warning", "method=%s path=%s warning=%s",
          r->method, r->path, text);
 }
 
@@ -692,6 +731,9 @@ static int setup_easy(sb_http_req *r, const sb_http_opts *o) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  /* A proxy's CONNECT response is not the API server's: keep its headers
+   * (a Warning among them) away from on_header. */
+  curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    (long) (o->connect_timeout_ms ? o->connect_timeout_ms
