@@ -25,7 +25,8 @@ void sb_hmap_free(sb_hmap *m);
 size_t sb_hmap_count(const sb_hmap *m);
 void *sb_hmap_get(const sb_hmap *m, const char *key, size_t klen);
 /* Inserts or replaces. On replace, the old value goes to *old (when old is
- * not NULL) and the stored key pointer becomes the new one. 0 or SB_ENOMEM. */
+ * not NULL) and the stored key pointer becomes the new one. 0, SB_ENOMEM, or
+ * SB_EINVAL for a key longer than 4 GiB. */
 int sb_hmap_put(sb_hmap *m, const char *key, size_t klen, void *val,
                 void **old);
 /* Removes the entry; returns its value or NULL when absent. */
