@@ -56,10 +56,6 @@ typedef struct sb_gen {
    * sb_label_value is the label, else the label; NULL when none is
    * there. */
   const char *source_full_name;
-  /* sb_json_hash of the object this process last applied under this
-   * name, 0 when none (another process wrote it, or before the first
-   * apply after a start); kept across watch updates of the object. */
-  uint64_t applied;
 } sb_gen;
 
 /* The current, unusable version of an SMI object. */
@@ -135,10 +131,6 @@ int sb_cache_end_sync(sb_cache *c, const sb_cache_res *res);
 /* Generated objects. */
 const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
                            const char *ns, const char *name);
-/* Records that this process applied the object with sb_json_hash `hash`
- * (sb_gen.applied); no-op when the object is not cached. */
-void sb_cache_gen_applied(sb_cache *c, const sb_gvk *gvk, const char *ns,
-                          const char *name, uint64_t hash);
 /* Is every field of desired present, equal, in the managed object g?
  * The rules of sb_json_subset (reconcile.h), answered from a fingerprint
  * the cache keeps instead of the object: the 64-bit hashes of its leaves

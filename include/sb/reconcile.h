@@ -93,12 +93,4 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
  * Exposed for tests. */
 int sb_json_subset(const cJSON *desired, const cJSON *actual);
 
-/* A 64-bit hash of a JSON tree, in member order (desired objects are
- * built in a fixed order); never 0, 0 for NULL. The manager records the
- * hash of each object it applied (sb_cache_gen_applied), and a desired
- * object whose hash differs from it is applied again even when the
- * cluster's object contains it: a subset test cannot see a field the
- * new desired object no longer has, which the apply then removes. */
-uint64_t sb_json_hash(const cJSON *j);
-
 #endif

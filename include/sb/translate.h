@@ -24,6 +24,8 @@
  *   labels app.kubernetes.io/managed-by=smi-bridge,
  *          smi-bridge.io/source-kind=<key kind>,
  *          smi-bridge.io/source-name=<sb_label_value(key name)>
+ *   annotations smi-bridge.io/source-name=<key name> when the label had
+ *          to be hashed, and smi-bridge.io/hash=<SB_ANNOTATION_HASH>
  *   ownerReferences (controller: true) to the source(s) -- only when the
  *          source carries a uid (offline input usually does not)
  *   a deterministic DNS-1123 name (docs/mapping.md#naming).
@@ -45,6 +47,9 @@
 #define SB_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define SB_LABEL_SOURCE_KIND "smi-bridge.io/source-kind"
 #define SB_LABEL_SOURCE_NAME "smi-bridge.io/source-name"
+/* Annotation: sb_emit_hash of the generated object as it was before this
+ * annotation was added, 16 hex digits. */
+#define SB_ANNOTATION_HASH "smi-bridge.io/hash"
 
 /* Warning reason (diag.h has the others): Linkerd stops authorizing
  * kubelet probes on a Server once an inbound HTTPRoute is attached. */

@@ -1142,10 +1142,6 @@ static int apply_gen(sb_cache *c, const sb_gvk *gvk, const cJSON *json) {
   g = gen_new(t->gvk, json);
   if (!g)
     return SB_ENOMEM;
-  /* A new version of the same object: what this process applied to it
-   * is still what it applied. */
-  if (old && old->pub.managed && g->pub.managed)
-    g->pub.applied = old->pub.applied;
   rc = src_link(c, g, old);
   if (rc == 0)
     rc = sb_hmap_put(t->objs, g->key, g->klen, g, &prev);
@@ -1189,14 +1185,6 @@ const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
   g = sb_hmap_get(t->objs, k.p, k.len);
   ckey_done(&k);
   return g ? &g->pub : NULL;
-}
-
-void sb_cache_gen_applied(sb_cache *c, const sb_gvk *gvk, const char *ns,
-                          const char *name, uint64_t hash) {
-  genent *g = c ? (genent *) sb_cache_gen(c, gvk, ns, name) : NULL;
-
-  if (g)
-    g->pub.applied = hash;
 }
 
 int sb_cache_gen_by_source(const sb_cache *c, const char *ns,

@@ -436,11 +436,8 @@ static void on_applied(void *arg, sb_apply_result *res) {
     if (a->type == SB_ACTION_APPLY) {
       cJSON *obj = j < res->nreturned ? res->returned[j] : NULL;
       j++;
-      if (obj && cr) {
+      if (obj && cr)
         sb_cache_apply(m->cache, cr, obj);
-        sb_cache_gen_applied(m->cache, a->gvk, a->ns, a->name,
-                             sb_json_hash(a->obj));
-      }
       if (obj) {
         sb_metric_inc(m->m_applied, SB_LABELS(a->gvk->kind));
         sb_log(SB_LOG_INFO, "applied", "kind=%s object=%s/%s source=%s",

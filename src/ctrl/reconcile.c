@@ -14,12 +14,13 @@
  * object is then foreign, and foreign objects are never touched. The
  * cache keeps managed objects as fingerprints, not JSON, so the test runs
  * through sb_gen_contains (sb_json_subset's rules over hashed fields).
- * A subset test cannot see a field the new desired object dropped (a
- * header match removed from a route group): the cluster's object still
- * contains the smaller desired one. So an object this process applied
- * before also has to hash as what it applied then (sb_gen.applied); an
- * object written by another process (before a restart, the previous
- * leader) has no such record and is judged by the subset test alone.
+ * A subset test alone cannot see a field the new desired object dropped
+ * (a header match removed from a route group): the cluster's object still
+ * contains the smaller desired one. The translation closes that: every
+ * generated object carries the hash of its own content as an annotation
+ * (SB_ANNOTATION_HASH), so a desired object that changed in any way --
+ * grown, shrunk or reordered -- holds a value the cluster's object does
+ * not, whoever wrote that object and whenever.
  *
  * Ownership of existing objects is decided from their labels: managed-by
  * says "smi-bridge", the source labels say which key. When the label had
@@ -60,45 +61,6 @@ static char *dup(const char *s, int *ok) {
   if (!d)
     *ok = 0;
   return d;
-}
-
-/* ---- the applied-object hash -------------------------------------------- */
-
-/* Tags keep the encoding unambiguous: a type byte per node, keys and
- * strings with their NUL, arrays and objects closed by an end tag. */
-static uint64_t json_hash(uint64_t h, const cJSON *j) {
-  const cJSON *m;
-  unsigned char tag = (unsigned char) (j->type & 0xFF);
-
-  h = sb_hash_add(h, &tag, 1);
-  switch (j->type & 0xFF) {
-  case cJSON_String:
-  case cJSON_Raw:
-    return j->valuestring
-               ? sb_hash_add(h, j->valuestring, strlen(j->valuestring) + 1)
-               : h;
-  case cJSON_Number:
-    return sb_hash_add(h, &j->valuedouble, sizeof(j->valuedouble));
-  case cJSON_Object:
-  case cJSON_Array:
-    for (m = j->child; m; m = m->next) {
-      if (m->string)
-        h = sb_hash_add(h, m->string, strlen(m->string) + 1);
-      h = json_hash(h, m);
-    }
-    return sb_hash_add(h, "}", 1);
-  default:
-    return h;
-  }
-}
-
-uint64_t sb_json_hash(const cJSON *j) {
-  uint64_t h;
-
-  if (!j)
-    return 0;
-  h = sb_hash_final(json_hash(SB_HASH_INIT, j));
-  return h ? h : 1;
 }
 
 /* ---- the subset test ---------------------------------------------------- */
@@ -498,10 +460,9 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
       rc = conflict(plan, &loc, g, key);
       continue;
     }
-    /* In place: contained in the cluster's object, and -- when this
-     * process applied it before -- what it applied then. */
-    if (g && (!g->applied || g->applied == sb_json_hash(obj)) &&
-        sb_gen_contains(g, obj)) {
+    /* In place: contained in the cluster's object (hash annotation
+     * included). */
+    if (g && sb_gen_contains(g, obj)) {
       plan->unchanged++;
       continue;
     }

@@ -47,6 +47,7 @@
 #include "doc-int.h"
 #include "sb/emit.h"
 #include "sb/err.h"
+#include "sb/hmap.h"
 
 #define MAX_DEPTH 1000
 /* Quoted keys longer than this use the explicit `? key` form. */
@@ -110,6 +111,52 @@ static int put_number(sb_buf *o, double d) {
   if (n < 0)
     return SB_EINVAL;
   return put(o, buf, (size_t) n);
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+/* A type tag per node keeps the encoding unambiguous ("a" then "b" is not
+ * "ab"); keys and strings end with their NUL; containers with a tag of
+ * their own. Numbers go in as fmt_number prints them. */
+static uint64_t hash_node(uint64_t h, const cJSON *j, int depth) {
+  const cJSON *m;
+  char buf[64];
+  int n;
+
+  switch (j->type & 0xFF) {
+  case cJSON_String:
+    h = sb_hash_add(h, "s", 1);
+    return j->valuestring
+               ? sb_hash_add(h, j->valuestring, strlen(j->valuestring) + 1)
+               : h;
+  case cJSON_Number:
+    n = fmt_number(j->valuedouble, buf, sizeof(buf));
+    h = sb_hash_add(h, "n", 1);
+    return n > 0 ? sb_hash_add(h, buf, (size_t) n + 1) : h;
+  case cJSON_True:
+    return sb_hash_add(h, "t", 1);
+  case cJSON_False:
+    return sb_hash_add(h, "f", 1);
+  case cJSON_NULL:
+    return sb_hash_add(h, "z", 1);
+  case cJSON_Object:
+  case cJSON_Array:
+    h = sb_hash_add(h, (j->type & 0xFF) == cJSON_Object ? "{" : "[", 1);
+    if (depth < MAX_DEPTH) {
+      for (m = j->child; m; m = m->next) {
+        if ((j->type & 0xFF) == cJSON_Object && m->string)
+          h = sb_hash_add(h, m->string, strlen(m->string) + 1);
+        h = hash_node(h, m, depth + 1);
+      }
+    }
+    return sb_hash_add(h, "}", 1);
+  default:
+    return sb_hash_add(h, "?", 1);
+  }
+}
+
+uint64_t sb_emit_hash(const cJSON *obj) {
+  return obj ? sb_hash_final(hash_node(SB_HASH_INIT, obj, 0)) : 0;
 }
 
 /* ---- quoting ------------------------------------------------------------ */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sb/emit.h"
 #include "sb/err.h"
 #include "sb/hmap.h"
 
@@ -289,7 +290,8 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
                   const char *name, const char *ns,
                   const sb_obj *const *owners, size_t nowners,
                   int controller) {
-  cJSON *o = cJSON_CreateObject(), *meta, *labels, *refs = NULL;
+  cJSON *o = cJSON_CreateObject(), *meta, *labels, *annotations,
+        *refs = NULL;
   const sb_obj **sorted = NULL;
   char value[64];
   size_t i, nuid = 0;
@@ -310,13 +312,14 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     t->oom = 1;
   } else {
     sb__jstr(t, labels, SB_LABEL_SOURCE_NAME, value);
-    /* A hashed label cannot be read back: the full name goes into an
-     * annotation (no length limit) so the controller can always find the
-     * source of what it generated. */
-    if (strcmp(value, t->key->name) != 0)
-      sb__jstr(t, sb__jobj(t, meta, "annotations"), SB_LABEL_SOURCE_NAME,
-               t->key->name);
   }
+  /* Annotations come after the labels; stamp_hash adds the last one. */
+  annotations = sb__jobj(t, meta, "annotations");
+  /* A hashed label cannot be read back: the full name goes into an
+   * annotation (no length limit) so the controller can always find the
+   * source of what it generated. */
+  if (!t->oom && strcmp(value, t->key->name) != 0)
+    sb__jstr(t, annotations, SB_LABEL_SOURCE_NAME, t->key->name);
 
   for (i = 0; i < nowners; i++)
     nuid += owners[i]->uid != NULL;
@@ -479,6 +482,26 @@ static const sb__backend *backend_of(const sb_translate_opts *o) {
                                     : &sb__istio_backend;
 }
 
+/* The object's own hash as its last annotation (SB_ANNOTATION_HASH). The
+ * controller decides "already as desired" by a subset test, which cannot
+ * see a field the desired object lost since it was last written; the
+ * hash can, also across restarts and leader changes: a desired object
+ * whose content changed in any way carries a hash the cluster's object
+ * does not have. */
+static void stamp_hash(sb__tx *t, cJSON *obj) {
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  cJSON *ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
+  char hex[17];
+
+  if (!cJSON_IsObject(meta))
+    return;
+  if (!ann)
+    ann = sb__jobj(t, meta, "annotations");
+  snprintf(hex, sizeof(hex), "%016llx",
+           (unsigned long long) sb_emit_hash(obj));
+  sb__jstr(t, ann, SB_ANNOTATION_HASH, hex);
+}
+
 int sb_translate(const sb_world *w, const sb_key *key,
                  const sb_translate_opts *o, sb_out *out) {
   const sb__backend *b;
@@ -527,7 +550,12 @@ int sb_translate(const sb_world *w, const sb_key *key,
       cJSON_Delete(out->objs[i]);
     out->nobjs = 0;
   }
-  return 0;
+  {
+    size_t i;
+    for (i = 0; i < out->nobjs; i++)
+      stamp_hash(&t, out->objs[i]);
+  }
+  return t.oom ? SB_ENOMEM : 0;
 }
 
 /* ---- keys --------------------------------------------------------------- */

@@ -3,11 +3,14 @@ create -> routes appear with the user's weights and our labels/owner;
 update weights -> routes change; add matches -> matched rule + catch-all;
 change the referenced HTTPRouteGroup -> re-rendered; drop a field from it
 (the method) -> dropped from the routes too, though the cluster's object
-still contains the new desired one; delete -> pruned (the test control
-plane has no garbage collector: pruning is ours).
+still contains the new desired one, also when it was dropped while no
+controller ran (stopped, field dropped, started again); delete -> pruned
+(the test control plane has no garbage collector: pruning is ours).
 
 Used by test_ctrl_split_<mode>.py.
 """
+
+import re
 
 import harness as h
 import controller as c
@@ -113,6 +116,10 @@ def scenario(mode):
                         "smi-bridge", "managed-by label")
             h.expect_eq(labels.get("smi-bridge.io/source-name"), "web",
                         "source-name label")
+            h.check(re.fullmatch("[0-9a-f]{16}", obj["metadata"].get(
+                "annotations", {}).get("smi-bridge.io/hash", "")),
+                    "no smi-bridge.io/hash annotation: %s"
+                    % obj["metadata"].get("annotations"))
             ts = h.get("trafficsplits.split.smi-spec.io", "web", ns)
             owners = obj["metadata"].get("ownerReferences", [])
             h.expect_eq([(o["kind"], o["uid"]) for o in owners],
@@ -144,6 +151,23 @@ def scenario(mode):
                           "GET" not in matched(mode, o)[0],
                           what="the method match dropped after the "
                                "HTTPRouteGroup dropped it")
+
+            # The same while no smi-bridge runs: the next one removes the
+            # field too -- nothing is remembered in the process, the hash
+            # annotation on the object shows the change.
+            h.apply(GROUP % "/beta", ns)
+            c.wait_object(res, name, ns,
+                          lambda o: "GET" in matched(mode, o)[0],
+                          what="the method match back")
+            ctl.stop()
+            h.apply(GROUP_ANY_METHOD % "/beta", ns)
+            ctl.start()
+            ctl.wait_ready()
+            c.wait_object(res, name, ns,
+                          lambda o: "/beta" in matched(mode, o)[0] and
+                          "GET" not in matched(mode, o)[0],
+                          what="the method match dropped by a controller "
+                               "started after the HTTPRouteGroup lost it")
 
             c.wait_event(ns, "web", "Translated")
             h.check(ctl.metric('controller_runtime_reconcile_total'

@@ -10,11 +10,13 @@
 #ifndef SB_TEST_TRANSLATE_UTIL_H
 #define SB_TEST_TRANSLATE_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sb/arena.h"
 #include "sb/buf.h"
+#include "sb/emit.h"
 #include "sb/model.h"
 
 /* Splits s at sep into at most max parts copied into the arena; returns
@@ -295,8 +297,30 @@ static inline sb_traffic_target *tu_target(const char *ns,
 /* ---- running translations ---------------------------------------------- */
 
 #ifdef SB_TRANSLATE_H
+/* Checks the hash annotation every generated object carries -- present,
+ * last of its annotations, equal to sb_emit_hash of the object without it
+ * -- then removes it (and the annotations map when that leaves it empty),
+ * so expectations spell out the translation itself. */
+static inline void tu_unstamp(cJSON *obj) {
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  cJSON *ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
+  cJSON *h = cJSON_GetObjectItemCaseSensitive(ann, SB_ANNOTATION_HASH);
+  char want[17], got[17];
+
+  assert_true(cJSON_IsString(h));
+  assert_null(h->next);
+  snprintf(got, sizeof(got), "%s", h->valuestring);
+  cJSON_DeleteItemFromObjectCaseSensitive(ann, SB_ANNOTATION_HASH);
+  snprintf(want, sizeof(want), "%016llx",
+           (unsigned long long) sb_emit_hash(obj));
+  assert_string_equal(got, want);
+  if (!ann->child)
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "annotations");
+}
+
 /* Translates one key into out (initialised here); returns every object as
- * compact JSON, one per line (free it). */
+ * compact JSON, one per line (free it), each checked and without its hash
+ * annotation (tu_unstamp). */
 static inline char *tu_run(const sb_world *w, sb_kind kind, const char *ns,
                            const char *name, const sb_translate_opts *o,
                            sb_out *out) {
@@ -311,7 +335,10 @@ static inline char *tu_run(const sb_world *w, sb_kind kind, const char *ns,
   assert_int_equal(sb_translate(w, &key, o, out), 0);
   sb_buf_init(&b, SB_BUF_UNLIMITED);
   for (i = 0; i < out->nobjs; i++) {
-    char *s = cJSON_PrintUnformatted(out->objs[i]);
+    char *s;
+
+    tu_unstamp(out->objs[i]);
+    s = cJSON_PrintUnformatted(out->objs[i]);
     assert_non_null(s);
     if (i)
       sb_buf_addc(&b, '\n');
