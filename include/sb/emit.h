@@ -41,10 +41,11 @@ int sb_emit_yaml_memo(const cJSON *obj, sb_buf *out, sb_emit_memo *mm);
  * one line without spaces. */
 int sb_emit_json(const cJSON *obj, sb_buf *out, int pretty);
 /* A 64-bit hash of the tree's content: every key in order, every string,
- * every number as these functions print it, and the shape (sb_hash's
- * FNV-1a and avalanche over a tagged walk). It depends on neither the
- * output format nor the platform's number representation, so two builds
- * on any architecture agree on it. 0 for NULL. */
+ * every number by its value (as these functions print it), and the shape
+ * (a tagged walk, words mixed eight bytes at a time, sb_hash_final's
+ * avalanche at the end). It depends on neither the output format nor the
+ * platform's byte order or number representation, so two builds on any
+ * architecture agree on it. 0 for NULL. */
 uint64_t sb_emit_hash(const cJSON *obj);
 /* Would this string need quotes as a YAML plain scalar? (exposed for the
  * tests and for callers that emit YAML fragments themselves) */

@@ -115,48 +115,127 @@ static int put_number(sb_buf *o, double d) {
 
 /* ---- hashing ------------------------------------------------------------ */
 
-/* A type tag per node keeps the encoding unambiguous ("a" then "b" is not
- * "ab"); keys and strings end with their NUL; containers with a tag of
- * their own. Numbers go in as fmt_number prints them. */
-static uint64_t hash_node(uint64_t h, const cJSON *j, int depth) {
+/* Eight bytes at a time (every generated object is hashed on every
+ * translation, so this is on the hot path of both the controller and
+ * `translate`): multiply-xorshift per little-endian word, the piece's
+ * length folded into its last word so boundaries count. Explicit byte
+ * order keeps the value the same on every platform. */
+#define HASH_K 0x9E3779B97F4A7C15ULL
+
+static uint64_t hash_word(uint64_t h, uint64_t w) {
+  h = (h ^ w) * HASH_K;
+  return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  uint64_t w;
+
+  while (n >= 8) {
+    memcpy(&w, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    h = hash_word(h, w);
+    s += 8;
+    n -= 8;
+  }
+  /* The tail, little-endian, with the length on top. */
+  w = (uint64_t) n << 56;
+  switch (n) {
+  case 7: w |= (uint64_t) s[6] << 48; /* fall through */
+  case 6: w |= (uint64_t) s[5] << 40; /* fall through */
+  case 5: w |= (uint64_t) s[4] << 32; /* fall through */
+  case 4: w |= (uint64_t) s[3] << 24; /* fall through */
+  case 3: w |= (uint64_t) s[2] << 16; /* fall through */
+  case 2: w |= (uint64_t) s[1] << 8;  /* fall through */
+  case 1: w |= (uint64_t) s[0];       /* fall through */
+  default: break;
+  }
+  return hash_word(h, w);
+}
+
+/* Keys the translators add as constants (cJSON_StringIsConst: string
+ * literals, so the pointer is the key) are hashed once per tree walk
+ * session and remembered by address in a small direct-mapped table;
+ * a key's digest then costs a lookup instead of strlen and a pass. */
+#define KEY_MEMO 64
+
+typedef struct key_memo {
+  const char *k[KEY_MEMO];
+  uint64_t d[KEY_MEMO];
+} key_memo;
+
+static uint64_t key_digest(key_memo *km, const cJSON *m) {
+  const char *k = m->string;
+  size_t slot;
+  uint64_t d;
+
+  if (!(m->type & cJSON_StringIsConst))
+    return hash_bytes(0, k, strlen(k));
+  slot = ((uintptr_t) k >> 3) % KEY_MEMO;
+  if (km->k[slot] == k)
+    return km->d[slot];
+  d = hash_bytes(0, k, strlen(k));
+  km->k[slot] = k;
+  km->d[slot] = d;
+  return d;
+}
+
+/* A tag per node keeps the encoding unambiguous ("a" then "b" is not
+ * "ab"); keys and strings go in whole; containers end with a tag of their
+ * own. Whole numbers go in as their value, others as fmt_number prints
+ * them: either way 1, 1.0 and 1e0 are one number. */
+static uint64_t hash_node(key_memo *km, uint64_t h, const cJSON *j,
+                          int depth) {
   const cJSON *m;
   char buf[64];
-  int n;
+  double d;
+  int n, obj;
 
   switch (j->type & 0xFF) {
   case cJSON_String:
-    h = sb_hash_add(h, "s", 1);
+    h = hash_word(h, 's');
     return j->valuestring
-               ? sb_hash_add(h, j->valuestring, strlen(j->valuestring) + 1)
+               ? hash_bytes(h, j->valuestring, strlen(j->valuestring))
                : h;
   case cJSON_Number:
-    n = fmt_number(j->valuedouble, buf, sizeof(buf));
-    h = sb_hash_add(h, "n", 1);
-    return n > 0 ? sb_hash_add(h, buf, (size_t) n + 1) : h;
+    d = j->valuedouble;
+    if (d == floor(d) && fabs(d) <= SB__MAX_EXACT)
+      return hash_word(hash_word(h, 'i'), (uint64_t) (int64_t) d);
+    n = fmt_number(d, buf, sizeof(buf));
+    h = hash_word(h, 'n');
+    return n > 0 ? hash_bytes(h, buf, (size_t) n) : h;
   case cJSON_True:
-    return sb_hash_add(h, "t", 1);
+    return hash_word(h, 't');
   case cJSON_False:
-    return sb_hash_add(h, "f", 1);
+    return hash_word(h, 'f');
   case cJSON_NULL:
-    return sb_hash_add(h, "z", 1);
+    return hash_word(h, 'z');
   case cJSON_Object:
   case cJSON_Array:
-    h = sb_hash_add(h, (j->type & 0xFF) == cJSON_Object ? "{" : "[", 1);
+    obj = (j->type & 0xFF) == cJSON_Object;
+    h = hash_word(h, obj ? '{' : '[');
     if (depth < MAX_DEPTH) {
       for (m = j->child; m; m = m->next) {
-        if ((j->type & 0xFF) == cJSON_Object && m->string)
-          h = sb_hash_add(h, m->string, strlen(m->string) + 1);
-        h = hash_node(h, m, depth + 1);
+        if (obj && m->string)
+          h = hash_word(hash_word(h, 'k'), key_digest(km, m));
+        h = hash_node(km, h, m, depth + 1);
       }
     }
-    return sb_hash_add(h, "}", 1);
+    return hash_word(h, '}');
   default:
-    return sb_hash_add(h, "?", 1);
+    return hash_word(h, '?');
   }
 }
 
 uint64_t sb_emit_hash(const cJSON *obj) {
-  return obj ? sb_hash_final(hash_node(SB_HASH_INIT, obj, 0)) : 0;
+  key_memo km;
+
+  if (!obj)
+    return 0;
+  memset(km.k, 0, sizeof(km.k));
+  return sb_hash_final(hash_node(&km, SB_HASH_INIT, obj, 0));
 }
 
 /* ---- quoting ------------------------------------------------------------ */

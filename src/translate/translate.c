@@ -491,14 +491,19 @@ static const sb__backend *backend_of(const sb_translate_opts *o) {
 static void stamp_hash(sb__tx *t, cJSON *obj) {
   cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
   cJSON *ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
+  static const char digits[] = "0123456789abcdef";
   char hex[17];
+  uint64_t h;
+  int i;
 
   if (!cJSON_IsObject(meta))
     return;
   if (!ann)
     ann = sb__jobj(t, meta, "annotations");
-  snprintf(hex, sizeof(hex), "%016llx",
-           (unsigned long long) sb_emit_hash(obj));
+  h = sb_emit_hash(obj);
+  for (i = 15; i >= 0; i--, h >>= 4)
+    hex[i] = digits[h & 0xF];
+  hex[16] = '\0';
   sb__jstr(t, ann, SB_ANNOTATION_HASH, hex);
 }
 
