@@ -34,7 +34,6 @@
 #include <string.h>
 
 #include "sb/err.h"
-#include "sb/hmap.h"
 
 static const cJSON *jget(const cJSON *o, const char *k) {
   return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;

@@ -61,20 +61,13 @@ spec:
   matches:
   - name: beta
     pathRegex: %s
-    methods: [GET]
 """
 
 
-GROUP_ANY_METHOD = """
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata:
-  name: ab
-spec:
-  matches:
-  - name: beta
-    pathRegex: %s
-"""
+def group(path, method="GET"):
+    """The HTTPRouteGroup "ab": one match on path, and on method unless
+    None."""
+    return GROUP % path + ("    methods: [%s]\n" % method if method else "")
 
 
 def weights(mode, obj):
@@ -130,14 +123,14 @@ def scenario(mode):
             c.wait_object(res, name, ns, lambda o: weights(mode, o) == {
                 "web-v1": 50, "web-v2": 50}, what="weights 50/50")
 
-            h.apply(GROUP % "/api", ns)
+            h.apply(group("/api"), ns)
             h.apply(SPLIT % (50, 50, MATCHES), ns)
             c.wait_object(res, name, ns,
                           lambda o: "/api" in matched(mode, o)[0] and
                           matched(mode, o)[1] == 2,
                           what="a matched rule for /api plus a catch-all")
 
-            h.apply(GROUP % "/beta", ns)
+            h.apply(group("/beta"), ns)
             c.wait_object(res, name, ns,
                           lambda o: "/beta" in matched(mode, o)[0],
                           what="the rule re-rendered after the "
@@ -145,7 +138,7 @@ def scenario(mode):
             h.check("GET" in matched(mode, h.get(res, name, ns))[0],
                     "the method match is not in the rule")
 
-            h.apply(GROUP_ANY_METHOD % "/beta", ns)
+            h.apply(group("/beta", method=None), ns)
             c.wait_object(res, name, ns,
                           lambda o: "/beta" in matched(mode, o)[0] and
                           "GET" not in matched(mode, o)[0],
@@ -155,12 +148,12 @@ def scenario(mode):
             # The same while no smi-bridge runs: the next one removes the
             # field too -- nothing is remembered in the process, the hash
             # annotation on the object shows the change.
-            h.apply(GROUP % "/beta", ns)
+            h.apply(group("/beta"), ns)
             c.wait_object(res, name, ns,
                           lambda o: "GET" in matched(mode, o)[0],
                           what="the method match back")
             ctl.stop()
-            h.apply(GROUP_ANY_METHOD % "/beta", ns)
+            h.apply(group("/beta", method=None), ns)
             ctl.start()
             ctl.wait_ready()
             c.wait_object(res, name, ns,

@@ -129,31 +129,4 @@ static inline sb_obj *warned(const char *text, size_t nwarn,
   return o;
 }
 
-/* Reads tests/data/model/<name> as JSON. */
-static inline cJSON *load_json(const char *name) {
-  char path[512];
-  FILE *f;
-  char *buf;
-  long n;
-  cJSON *j;
-
-  snprintf(path, sizeof(path), "%s/tests/data/model/%s", SB_SOURCE_DIR,
-           name);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  n = ftell(f);
-  assert_true(n > 0);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-  buf[n] = '\0';
-  fclose(f);
-  j = cJSON_Parse(buf);
-  free(buf);
-  assert_non_null(j);
-  return j;
-}
-
 #endif

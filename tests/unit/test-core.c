@@ -93,6 +93,12 @@ static void hmap_put_get_del(void **state) {
     assert_int_equal(sb_hmap_put(m, keys[i], strlen(keys[i]), (void *) 1,
                                  NULL), 0);
   assert_int_equal(sb_hmap_count(m), 2000);
+  /* Lengths are kept in 32 bits: a longer key is refused, never read. */
+  assert_int_equal(sb_hmap_put(m, "k", (size_t) UINT32_MAX + 1, (void *) 1,
+                               NULL), SB_EINVAL);
+  assert_null(sb_hmap_get(m, "k", (size_t) UINT32_MAX + 1));
+  assert_null(sb_hmap_del(m, "k", (size_t) UINT32_MAX + 1));
+  assert_int_equal(sb_hmap_count(m), 2000);
   sb_hmap_free(m);
 }
 

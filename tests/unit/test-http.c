@@ -18,6 +18,8 @@
 #include "sb/http.h"
 #include "sb/log.h"
 
+#include "log-capture.h"
+
 #include "kube-testsrv.h"
 
 static testsrv srv;
@@ -319,14 +321,13 @@ static void warnings_are_logged(void **state) {
   sb_http_tls t = good_tls();
   sb_http_opts o;
   result r = {0};
-  FILE *log = tmpfile();
-  char text[4096];
-  size_t len, i;
+  FILE *log;
+  char *text;
+  size_t i;
 
   (void) state;
-  assert_non_null(log);
   memset(&o, 0, sizeof(o));
-  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
+  log = log_capture_start();
   for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
     memset(&r, 0, sizeof(r));
     start(h, &r, "PATCH", paths[i], &t, &o);
@@ -335,17 +336,13 @@ static void warnings_are_logged(void **state) {
     assert_int_equal(r.err, 0);
     assert_int_equal(r.status, 200);
   }
-  sb_log_setup(SB_LOG_TEXT, 0, 2);
-  fflush(log);
-  rewind(log);
-  len = fread(text, 1, sizeof(text) - 1, log);
-  text[len] = '\0';
-  fclose(log);
+  text = log_capture_end(log);
   assert_non_null(strstr(text, "level=warning msg=\"API server warning\" "
                                "method=PATCH path=\"/status?code=200&"));
   assert_non_null(strstr(text, "warning=\"unknown field \\\"spec.fo\\\\o\\\"\""));
   assert_int_equal(count_of(text, "msg=\"API server warning\""), 2);
   assert_int_equal(count_of(text, " warning=deprecated"), 1);
+  free(text);
   close_all(loop, h);
 }
 

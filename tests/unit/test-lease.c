@@ -20,6 +20,7 @@
 #include "sb/log.h"
 
 #include "fake-api.h"
+#include "log-capture.h"
 
 #define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/shop/leases/sb"
 
@@ -215,13 +216,11 @@ static void follower_waits_then_release_hands_over(void **state) {
   sb_kube *k;
   cand a, b;
   cJSON *o;
-  FILE *log = tmpfile();
-  char text[4096];
-  size_t len;
+  FILE *log;
+  char *text;
   uint64_t closed_at;
 
   (void) state;
-  assert_non_null(log);
   assert_int_equal(uv_loop_init(&loop), 0);
   k = fake_client(&loop);
   fake_reset(&loop, k);
@@ -230,20 +229,16 @@ static void follower_waits_then_release_hands_over(void **state) {
   cand_new(&b, &loop, k, "b", 2000, 1500, 50);
   assert_int_equal(sb_lease_start(a.l), 0);
   run_until(&loop, &a.leading);
-  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
+  log = log_capture_start();
   assert_int_equal(sb_lease_start(b.l), 0);
   run_for(&loop, 2500);  /* longer than the lease duration */
-  sb_log_setup(SB_LOG_TEXT, 0, 2);
+  text = log_capture_end(log);
   assert_int_equal(b.changes, 0);
   assert_int_equal(a.changes, 1);
   assert_string_equal(sb_lease_holder(b.l), "a");
-  fflush(log);
-  rewind(log);
-  len = fread(text, 1, sizeof(text) - 1, log);
-  text[len] = '\0';
-  fclose(log);
   assert_non_null(strstr(text, "msg=\"new leader elected\" lease=shop/sb "
                                "holder=a"));
+  free(text);
 
   cand_close(&a);
   closed_at = now(&loop);

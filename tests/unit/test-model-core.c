@@ -248,7 +248,7 @@ static void pods_keep_only_what_identity_needs(void **state) {
 
   (void) state;
   sb_diags_init(&d);
-  j = load_json("pod-api.json");
+  j = test_fixture("model", "pod-api.json");
   assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
   assert_int_equal(d.n, 0);
   p = (sb_pod *) o;
@@ -345,7 +345,7 @@ static void a_pod_is_one_small_allocation(void **state) {
 
   (void) state;
   sb_diags_init(&d);
-  j = load_json("pod-api.json");
+  j = test_fixture("model", "pod-api.json");
   assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
   /* name, namespace, resourceVersion, label values "web", "7d9f8c6b5",
    * "v1", the key "team" and its value, the ServiceAccount; "app",

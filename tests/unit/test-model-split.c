@@ -455,7 +455,7 @@ static void real_clients(void **state) {
   (void) state;
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     sb_diags_init(&d);
-    j = load_json(cases[i].file);
+    j = test_fixture("model", cases[i].file);
     assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
     assert_int_equal(d.n, 0);
     ts = (sb_traffic_split *) o;
@@ -469,7 +469,7 @@ static void real_clients(void **state) {
     sb_diags_free(&d);
   }
   /* The API server's metadata is kept. */
-  j = load_json("flagger-linkerd-v1alpha1.json");
+  j = test_fixture("model", "flagger-linkerd-v1alpha1.json");
   sb_diags_init(&d);
   assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
   assert_string_equal(o->uid, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60");

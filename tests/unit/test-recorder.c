@@ -23,6 +23,7 @@
 #include "sb/recorder.h"
 
 #include "fake-api.h"
+#include "log-capture.h"
 
 #define EVENTS "/api/v1/namespaces/shop/events"
 
@@ -69,6 +70,22 @@ static void env_close(env *e) {
 }
 
 /* Runs the loop until the recorder has finished `writes` writes. */
+/* Records one Event (reason, message) for each of n objects like WEB
+ * named "<prefix>-0" .. "<prefix>-<n-1>". */
+static void record_many(env *e, const char *prefix, int n,
+                        const char *reason, const char *msg) {
+  sb_objref o = WEB;
+  char name[64];
+  int i;
+
+  for (i = 0; i < n; i++) {
+    snprintf(name, sizeof(name), "%s-%d", prefix, i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e->r, &o, SB_EVENT_NORMAL, reason,
+                                       msg), 0);
+  }
+}
+
 static void wait_writes(env *e, unsigned long writes) {
   uint64_t start = uv_now(&e->loop);
   unsigned long w = 0, f = 0;
@@ -400,42 +417,27 @@ static void failures_are_logged_not_retried(void **state) {
   env_close(&e);
 }
 
-static char *read_all(FILE *f) {
-  long n;
-  char *p;
-
-  fflush(f);
-  n = ftell(f);
-  p = calloc(1, (size_t) n + 1);
-  assert_non_null(p);
-  rewind(f);
-  assert_int_equal(fread(p, 1, (size_t) n, f), (size_t) n);
-  return p;
-}
-
 static void dry_run_logs_instead(void **state) {
   env e;
-  FILE *log = tmpfile();
+  FILE *log;
   cJSON *reqs;
   char *text, *second;
   unsigned long w, f;
 
   (void) state;
-  assert_non_null(log);
   env_open(&e, "h", 1, 0);
-  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
+  log = log_capture_start();
   assert_int_equal(sb_recorder_event(e.r, &WEB, SB_EVENT_WARNING,
                                      "InvalidSpec", "bad weight"), 0);
   assert_int_equal(sb_recorder_event(e.r, &WEB, SB_EVENT_WARNING,
                                      "InvalidSpec", "bad weight"), 0);
-  sb_log_setup(SB_LOG_TEXT, 0, 2);
+  text = log_capture_end(log);
   run_for(&e.loop, 100);
   reqs = fake_requests(&e.loop, e.k, NULL, "/");
   assert_int_equal(cJSON_GetArraySize(reqs), 0);
   cJSON_Delete(reqs);
   sb_recorder_stats(e.r, &w, &f);
   assert_int_equal(w + f, 0);
-  text = read_all(log);
   assert_non_null(strstr(text, "msg=\"event (dry run)\" kind=TrafficSplit "
                                "namespace=shop name=web type=Warning "
                                "reason=InvalidSpec count=1 "
@@ -444,7 +446,6 @@ static void dry_run_logs_instead(void **state) {
   assert_non_null(second);
   assert_null(strstr(second + 1, "event (dry run)"));
   free(text);
-  fclose(log);
   env_close(&e);
 }
 
@@ -453,28 +454,20 @@ static void dry_run_logs_instead(void **state) {
  * log says whether a repeat was folded in). */
 static void table_is_bounded(void **state) {
   env e;
-  FILE *log = tmpfile();
-  char name[32], *text;
+  FILE *log;
+  char *text;
   sb_objref o = WEB;
-  int i;
 
   (void) state;
-  assert_non_null(log);
   env_open(&e, "h", 1, 0);
-  sb_log_setup(SB_LOG_TEXT, 0, fileno(log));
-  for (i = 0; i < 4097; i++) {
-    snprintf(name, sizeof(name), "obj-%d", i);
-    o.name = name;
-    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"),
-                     0);
-  }
+  log = log_capture_start();
+  record_many(&e, "obj", 4097, "R", "m");
   /* obj-0 fell out (a new Event, count 1); obj-4096 is still known. */
   o.name = "obj-0";
   assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"), 0);
   o.name = "obj-4096";
   assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "m"), 0);
-  sb_log_setup(SB_LOG_TEXT, 0, 2);
-  text = read_all(log);
+  text = log_capture_end(log);
   assert_non_null(strstr(text, "name=obj-4096 type=Normal reason=R count=1 "
                                "message=m\n"));
   assert_non_null(strstr(text, "name=obj-4096 type=Normal reason=R count=2 "
@@ -482,7 +475,6 @@ static void table_is_bounded(void **state) {
   assert_null(strstr(text, "name=obj-0 type=Normal reason=R count=2"));
   assert_int_equal(sb_recorder_dropped(e.r), 0);
   free(text);
-  fclose(log);
   env_close(&e);
 }
 
@@ -560,21 +552,13 @@ static void one_write_at_a_time(void **state) {
 static void held_events_wait(void **state) {
   env e;
   cJSON *reqs;
-  sb_objref o = WEB;
-  char name[32];
   uint64_t t0;
   unsigned long w, f;
-  int i;
 
   (void) state;
   env_open(&e, "h", 0, 0);
   sb_recorder_hold(e.r, 1);
-  for (i = 0; i < 3; i++) {
-    snprintf(name, sizeof(name), "held-%d", i);
-    o.name = name;
-    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
-                                       "Translated", "ok"), 0);
-  }
+  record_many(&e, "held", 3, "Translated", "ok");
   run_for(&e.loop, 500);
   reqs = fake_requests(&e.loop, e.k, "POST", EVENTS);
   assert_int_equal(cJSON_GetArraySize(reqs), 1);  /* the others wait */
@@ -589,12 +573,7 @@ static void held_events_wait(void **state) {
 
   env_open(&e, "h", 0, 0);
   sb_recorder_hold(e.r, 1);
-  for (i = 0; i < 520; i++) {
-    snprintf(name, sizeof(name), "many-%d", i);
-    o.name = name;
-    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
-                                       "Translated", "ok"), 0);
-  }
+  record_many(&e, "many", 520, "Translated", "ok");
   run_for(&e.loop, 800);
   sb_recorder_stats(e.r, &w, &f);
   assert_true(w + f >= 3);
@@ -608,12 +587,7 @@ static void held_events_wait(void **state) {
   sb_recorder_hold(e.r, 1);
   uv_update_time(&e.loop);
   t0 = uv_now(&e.loop);
-  for (i = 0; i < 12; i++) {
-    snprintf(name, sizeof(name), "steady-%d", i);
-    o.name = name;
-    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
-                                       "Translated", "ok"), 0);
-  }
+  record_many(&e, "steady", 12, "Translated", "ok");
   run_for(&e.loop, 2500);
   sb_recorder_stats(e.r, &w, &f);
   assert_true(w + f <= 4);  /* still held */
@@ -648,19 +622,13 @@ static void forgotten_after_the_window(void **state) {
 static void queue_is_bounded(void **state) {
   env e;
   sb_objref o = WEB;
-  char name[32];
-  int i, n = 0;
+  int n = 0;
 
   (void) state;
   env_open(&e, "h", 0, 0);
   cJSON_Delete(fake_ctl(&e.loop, e.k, "/_fault?method=POST&path=" EVENTS
                         "&ms=3000&times=1"));
-  for (i = 0; i < 1002; i++) {
-    snprintf(name, sizeof(name), "obj-%d", i);
-    o.name = name;
-    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL,
-                                       "Translated", "ok"), 0);
-  }
+  record_many(&e, "obj", 1002, "Translated", "ok");
   /* One out, a thousand waiting, one dropped. */
   assert_int_equal(sb_recorder_dropped(e.r), 1);
   /* A repeat of a waiting Event only raises its count. */
