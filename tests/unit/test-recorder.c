@@ -82,7 +82,7 @@ static void record_many(env *e, const char *prefix, int n,
     snprintf(name, sizeof(name), "%s-%d", prefix, i);
     o.name = name;
     assert_int_equal(sb_recorder_event(e->r, &o, SB_EVENT_NORMAL, reason,
-                                       msg), 0);
+                                       "%s", msg), 0);
   }
 }
 
