@@ -406,6 +406,63 @@ static void many_keys(void **state) {
   sb_index_free(ix);
 }
 
+/* 6,000 keys with selectors of their own plus one shared by a few: the
+ * selector table grows, then loses two thirds of its entries (deleting
+ * from an open-addressing table moves the survivors), and every selector
+ * left must still reach exactly its keys; lists shrinking from several
+ * keys to one and to none along the way. */
+static void many_selectors(void **state) {
+  sb_index *ix = sb_index_new();
+  char key[64], own[32], shared[32];
+  sb_dep d[3];
+  sb_change c;
+  int i;
+
+  (void) state;
+  for (i = 0; i < 6000; i++) {
+    snprintf(key, sizeof(key), "TrafficSplit/shop/s%04d", i);
+    snprintf(own, sizeof(own), "svc-%d", i);
+    snprintf(shared, sizeof(shared), "common-%d", i / 3);
+    d[0] = dep(SB_DEP_OBJECT, SB_KIND_SERVICE, "shop", own);
+    d[1] = dep(SB_DEP_OBJECT, SB_KIND_HTTP_ROUTE_GROUP, "shop", own);
+    d[2] = dep(SB_DEP_OBJECT, SB_KIND_SERVICE, "shop", shared);
+    assert_int_equal(sb_index_set(ix, key, d, 3, NULL, 0), 0);
+  }
+  for (i = 0; i < 6000; i++)
+    if (i % 3 != 1) {
+      snprintf(key, sizeof(key), "TrafficSplit/shop/s%04d", i);
+      sb_index_remove(ix, key);
+    }
+  assert_int_equal(sb_index_keys(ix), 2000);
+  for (i = 0; i < 6000; i++) {
+    char want[64] = "";
+    if (i % 3 == 1)
+      snprintf(want, sizeof(want), "TrafficSplit/shop/s%04d", i);
+    snprintf(own, sizeof(own), "svc-%d", i);
+    c = model_change(SB_KIND_HTTP_ROUTE_GROUP, "shop", own, NULL, NULL);
+    assert_string_equal(affected(ix, &c), want);
+    c = model_change(SB_KIND_SERVICE, "shop", own, NULL, NULL);
+    assert_string_equal(affected(ix, &c), want);
+    if (i % 3 == 0) {
+      snprintf(shared, sizeof(shared), "common-%d", i / 3);
+      snprintf(want, sizeof(want), "TrafficSplit/shop/s%04d", i + 1);
+      c = model_change(SB_KIND_SERVICE, "shop", shared, NULL, NULL);
+      assert_string_equal(affected(ix, &c), want);
+    }
+  }
+  /* The survivors replaced with nothing: every selector is gone. */
+  for (i = 1; i < 6000; i += 3) {
+    snprintf(key, sizeof(key), "TrafficSplit/shop/s%04d", i);
+    assert_int_equal(sb_index_set(ix, key, NULL, 0, NULL, 0), 0);
+  }
+  assert_int_equal(sb_index_keys(ix), 2000);
+  c = model_change(SB_KIND_SERVICE, "shop", "common-0", NULL, NULL);
+  assert_string_equal(affected(ix, &c), "");
+  c = model_change(SB_KIND_SERVICE, "shop", "svc-1", NULL, NULL);
+  assert_string_equal(affected(ix, &c), "");
+  sb_index_free(ix);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(key_strings),
@@ -416,6 +473,7 @@ int main(void) {
     cmocka_unit_test(generated_and_invalid),
     cmocka_unit_test(dedupe),
     cmocka_unit_test(many_keys),
+    cmocka_unit_test(many_selectors),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
