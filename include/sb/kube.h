@@ -38,6 +38,7 @@
 #include <uv.h>
 
 #include "sb/buf.h"
+#include "sb/jsplit.h"
 #include "sb/kubeconfig.h"
 
 typedef struct sb_kube sb_kube;
@@ -108,9 +109,20 @@ typedef struct sb_kube_result {
   long retry_after;        /* seconds, -1 when not given */
   /* The parsed response: the object, the list, or the Status of an
    * error (NULL when the body was empty or not JSON). The callback may
-   * take it (set it to NULL) and free it with cJSON_Delete. */
+   * take it (set it to NULL) and free it with cJSON_Delete. A list's
+   * items are not in it ("items": []): see sb_kube_next_item. */
   cJSON *body;
+  sb_jsplit items;         /* private: sb_kube_next_item's position */
 } sb_kube_result;
+
+/* The next item of a successful sb_kube_list page, parsed; the caller
+ * frees it (cJSON_Delete). NULL after the last item, or when an item is
+ * not JSON (*err = SB_EPARSE; it may be NULL) -- items before it were
+ * returned. Only during the callback: the page's text goes with it.
+ * Why items come one at a time: a page parsed as one tree is thousands
+ * of short-lived allocations among the cache's long-lived ones, which
+ * fragments the heap (sb/jsplit.h). */
+cJSON *sb_kube_next_item(sb_kube_result *res, int *err);
 
 typedef void (*sb_kube_cb)(void *arg, sb_kube_result *res);
 

@@ -350,6 +350,7 @@ static void on_list_page(void *arg, sb_kube_result *res) {
   const cJSON *meta, *cont, *items;
   cJSON *item;
   const char *rv;
+  int err;
 
   r->call = NULL;
   if (r->state == R_CLOSING) {
@@ -391,16 +392,26 @@ static void on_list_page(void *arg, sb_kube_result *res) {
     learn_item_type(r, res->body);
     r->fn(r->arg, SB_REFLECT_SYNC_BEGIN, NULL);
   }
-  cJSON_ArrayForEach(item, items) {
+  /* One item parsed at a time (sb_kube_next_item says why). A page that
+   * breaks off leaves the items before it applied; the relist that
+   * follows a failure makes the cache whole again. */
+  while ((item = sb_kube_next_item(res, &err)) != NULL) {
+    if (r->state != R_CLOSING && cJSON_IsObject(item)) {
+      fill_type(r, item);
+      r->fn(r->arg, SB_REFLECT_APPLY, item);
+    }
+    cJSON_Delete(item);
     if (r->state == R_CLOSING)
       return;
-    if (!cJSON_IsObject(item))
-      continue;
-    fill_type(r, item);
-    r->fn(r->arg, SB_REFLECT_APPLY, item);
   }
   if (r->state == R_CLOSING)
     return;
+  if (err) {
+    res->err = err;
+    res->message = "a list item is not JSON";
+    list_failed(r, res);
+    return;
+  }
   if (cJSON_IsString(cont) && *cont->valuestring) {
     if (set_str(&r->cont, cont->valuestring)) {
       res->err = SB_ENOMEM;

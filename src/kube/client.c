@@ -38,6 +38,7 @@ struct sb_kube_call {
   char method[8];
   int write;
   int watch;
+  int list;                    /* a collection read: items one by one */
   char *url;
   char *body;
   size_t body_len;
@@ -402,6 +403,26 @@ static void on_http_done(void *arg, const sb_http_resp *resp) {
     complete(c, &r);
     return;
   }
+  if (ok && c->list && resp->body_len) {
+    /* The envelope now, the items when the callback asks for them. */
+    char *env = NULL;
+    size_t envlen;
+    int rc = sb_jsplit_begin(resp->body, resp->body_len, "items", &env,
+                             &envlen, &r.items);
+    if (rc == 0)
+      r.body = cJSON_ParseWithLength(env, envlen);
+    free(env);
+    if (rc == SB_ENOMEM) {
+      r.err = SB_ENOMEM;
+      r.message = "out of memory";
+    } else if (!r.body) {
+      r.err = SB_EPARSE;
+      r.message = "response body is not JSON";
+      memset(&r.items, 0, sizeof(r.items));
+    }
+    complete(c, &r);
+    return;
+  }
   if (resp->body_len)
     r.body = cJSON_ParseWithLength(resp->body, resp->body_len);
   if (ok) {
@@ -571,9 +592,13 @@ static void kick(sb_kube *k) {
     uv_timer_start(&k->defer, on_defer, 0, 0);
 }
 
+/* What a GET reads: one object (or anything else), a watch stream, or a
+ * list page (whose items the callback parses one by one). */
+enum { READ_ONE = 0, READ_WATCH = 1, READ_LIST = 2 };
+
 /* Builds a call and starts it (or queues it for a write token). */
 static int start(sb_kube *k, const char *method, sb_buf *path,
-                 const cJSON *obj, const char *ctype, int watch,
+                 const cJSON *obj, const char *ctype, int mode,
                  long timeout_seconds, unsigned flags,
                  sb_kube_event_fn on_event, sb_kube_cb cb, void *arg,
                  sb_kube_call **out) {
@@ -586,7 +611,7 @@ static int start(sb_kube *k, const char *method, sb_buf *path,
     *out = NULL;
   if (k->closing)
     return SB_ECLOSING;
-  if (!cb || (watch && !on_event))
+  if (!cb || (mode == READ_WATCH && !on_event))
     return SB_EINVAL;
   c = calloc(1, sizeof(*c));
   if (!c)
@@ -595,7 +620,8 @@ static int start(sb_kube *k, const char *method, sb_buf *path,
   snprintf(c->method, sizeof(c->method), "%s", method);
   /* Paced: writes, unless the caller paces them itself. */
   c->write = strcmp(method, "GET") != 0 && !(flags & SB_KUBE_UNPACED);
-  c->watch = watch;
+  c->watch = mode == READ_WATCH;
+  c->list = mode == READ_LIST;
   c->timeout_seconds = timeout_seconds;
   c->on_event = on_event;
   c->cb = cb;
@@ -659,7 +685,7 @@ static const char *meta_str(const cJSON *obj, const char *key) {
 }
 
 static int read_call(sb_kube *k, const sb_kube_target *t,
-                     const sb_kube_query *q, int need_name, int watch,
+                     const sb_kube_query *q, int need_name, int mode,
                      sb_kube_event_fn on_event, sb_kube_cb cb, void *arg,
                      sb_kube_call **call) {
   sb_buf path;
@@ -668,9 +694,9 @@ static int read_call(sb_kube *k, const sb_kube_target *t,
   if (!t || (need_name && (!t->name || !*t->name)))
     return SB_EINVAL;
   sb_buf_init(&path, SB_BUF_UNLIMITED);
-  rc = sb_kube_path(t, q, watch, &path);
+  rc = sb_kube_path(t, q, mode == READ_WATCH, &path);
   if (!rc)
-    rc = start(k, "GET", &path, NULL, NULL, watch,
+    rc = start(k, "GET", &path, NULL, NULL, mode,
                q ? q->timeout_seconds : 0, 0, on_event, cb, arg, call);
   sb_buf_free(&path);
   return rc;
@@ -678,7 +704,33 @@ static int read_call(sb_kube *k, const sb_kube_target *t,
 
 int sb_kube_get(sb_kube *k, const sb_kube_target *t, const sb_kube_query *q,
                 sb_kube_cb cb, void *arg, sb_kube_call **call) {
-  return read_call(k, t, q, 1, 0, NULL, cb, arg, call);
+  return read_call(k, t, q, 1, READ_ONE, NULL, cb, arg, call);
+}
+
+cJSON *sb_kube_next_item(sb_kube_result *res, int *err) {
+  const char *p;
+  size_t n;
+  cJSON *item;
+  int rc;
+
+  if (err)
+    *err = 0;
+  if (!res)
+    return NULL;
+  rc = sb_jsplit_next(&res->items, &p, &n);
+  if (rc == 1) {
+    item = cJSON_ParseWithLength(p, n);
+    if (item)
+      return item;
+    /* cJSON says NULL for both; out of memory is the rarer. Later calls
+     * fail too, as jsplit's do after a malformed array. */
+    rc = SB_EPARSE;
+    res->items.p = res->items.end;
+    res->items.more = 1;
+  }
+  if (err)
+    *err = rc;
+  return NULL;
 }
 
 int sb_kube_list(sb_kube *k, const sb_kube_target *t,
@@ -691,7 +743,7 @@ int sb_kube_list(sb_kube *k, const sb_kube_target *t,
   coll = *t;
   coll.name = NULL;
   coll.subresource = NULL;
-  return read_call(k, &coll, q, 0, 0, NULL, cb, arg, call);
+  return read_call(k, &coll, q, 0, READ_LIST, NULL, cb, arg, call);
 }
 
 int sb_kube_watch(sb_kube *k, const sb_kube_target *t,
@@ -704,7 +756,7 @@ int sb_kube_watch(sb_kube *k, const sb_kube_target *t,
   coll = *t;
   coll.name = NULL;
   coll.subresource = NULL;
-  return read_call(k, &coll, q, 0, 1, on_event, cb, arg, call);
+  return read_call(k, &coll, q, 0, READ_WATCH, on_event, cb, arg, call);
 }
 
 /* Writes: the path of obj (named or the collection) plus our query. */
@@ -733,8 +785,8 @@ static int write_call(sb_kube *k, const char *method, const sb_kube_target *t,
   if (!rc && (flags & SB_KUBE_DRY_RUN))
     rc = add_param(&path, &first, "dryRun", "All");
   if (!rc)
-    rc = start(k, method, &path, obj, ctype, 0, 0, flags, NULL, cb, arg,
-               call);
+    rc = start(k, method, &path, obj, ctype, READ_ONE, 0, flags, NULL, cb,
+               arg, call);
   sb_buf_free(&path);
   return rc;
 }
@@ -793,7 +845,7 @@ int sb_kube_delete(sb_kube *k, const sb_kube_target *t,
   sb_buf_init(&path, SB_BUF_UNLIMITED);
   rc = path_only(t, t->ns, t->name, &path);
   if (!rc)
-    rc = start(k, "DELETE", &path, opts, "application/json", 0, 0,
+    rc = start(k, "DELETE", &path, opts, "application/json", READ_ONE, 0,
                d ? d->flags : 0, NULL, cb, arg, call);
   sb_buf_free(&path);
   cJSON_Delete(opts);
@@ -810,7 +862,8 @@ int sb_kube_raw_get(sb_kube *k, const char *p, sb_kube_cb cb, void *arg,
   sb_buf_init(&path, SB_BUF_UNLIMITED);
   rc = sb_buf_adds(&path, p);
   if (!rc)
-    rc = start(k, "GET", &path, NULL, NULL, 0, 0, 0, NULL, cb, arg, call);
+    rc = start(k, "GET", &path, NULL, NULL, READ_ONE, 0, 0, NULL, cb, arg,
+               call);
   sb_buf_free(&path);
   return rc;
 }
