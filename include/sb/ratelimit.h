@@ -24,6 +24,19 @@ void sb_bucket_init(sb_bucket *b, double qps, int burst, uint64_t now_ms);
  * milliseconds until one is available (> 0) and takes nothing. */
 uint64_t sb_bucket_take(sb_bucket *b, uint64_t now_ms);
 
+/* The same bucket in 8 bytes, for many buckets that share one rate (the
+ * Event recorder keeps one per object): instead of a token count, the
+ * time at which the bucket is full again (the generic cell rate
+ * algorithm's "theoretical arrival time"). A token is there while that
+ * time is less than burst tokens' worth ahead of now; taking one moves
+ * it every_ms later. Start with *full_ms <= now_ms (0 will do): full.
+ * Returns 0 and takes a token, or returns the milliseconds until there
+ * is one (> 0) and takes nothing -- as sb_bucket_take with qps =
+ * 1000 / every_ms, but in integers. burst < 1 = 1; every_ms 0 =
+ * unlimited. The bucket is full again once *full_ms <= now_ms. */
+uint64_t sb_gcra_take(uint64_t *full_ms, uint64_t every_ms, int burst,
+                      uint64_t now_ms);
+
 /* Exponential backoff: base * 2^failures, capped, with +/- jitter.
  * jitter is a fraction (0.2 = +/-20%); rnd is a caller-supplied random
  * value in [0, 1) so tests are reproducible. */

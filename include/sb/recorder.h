@@ -24,7 +24,9 @@
  *     count+1 and the new lastTimestamp -- which also recreates an Event
  *     the server expired. At most one write per Event is out; repeats
  *     meanwhile are folded into the next one. 4096 keys are remembered
- *     (least recently used go first).
+ *     (least recently used go first), each as a 64-bit hash: two
+ *     different Events with the same hash (about 2^-41 with 4096 known)
+ *     would be counted as one.
  *   - Spam filter: per involved object a token bucket of 25, refilled one
  *     per 5 minutes; every occurrence takes a token (repeats too), and an
  *     Event without one is dropped (debug log).
@@ -90,6 +92,11 @@ unsigned long sb_recorder_dropped(const sb_recorder *r);
  * remember now (tests; memory). Either pointer may be NULL. */
 void sb_recorder_remembered(const sb_recorder *r, size_t *events,
                             size_t *buckets);
+/* Heap bytes the recorder holds now: itself, its tables, and the strings
+ * of the Events on their way out (an Event keeps none once written). Not
+ * counted: the allocator's overhead, bodies the API client holds (tests;
+ * memory). */
+size_t sb_recorder_bytes(const sb_recorder *r);
 /* Cancels the writes still out, then frees r and calls cb(arg) from the
  * loop. No sb_recorder_event after this (SB_ECLOSING until freed). A
  * second call is ignored. */

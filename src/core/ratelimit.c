@@ -29,6 +29,19 @@ uint64_t sb_bucket_take(sb_bucket *b, uint64_t now_ms) {
   return (uint64_t) ceil(need) ? (uint64_t) ceil(need) : 1;
 }
 
+uint64_t sb_gcra_take(uint64_t *full_ms, uint64_t every_ms, int burst,
+                      uint64_t now_ms) {
+  uint64_t from = *full_ms > now_ms ? *full_ms : now_ms;
+  uint64_t ahead = from - now_ms;
+  /* burst tokens' worth ahead is empty; one token less is one left. */
+  uint64_t limit = (uint64_t) (burst > 1 ? burst - 1 : 0) * every_ms;
+
+  if (ahead > limit)
+    return ahead - limit;
+  *full_ms = from + every_ms;
+  return 0;
+}
+
 uint64_t sb_backoff_delay(const sb_backoff *b, unsigned failures, double rnd) {
   double d = (double) b->base_ms;
   unsigned i;

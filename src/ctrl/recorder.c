@@ -1,7 +1,7 @@
 /* recorder.c -- Kubernetes Events, de-duplicated and rate limited. See
  * sb/recorder.h.
  *
- * Two bounded LRU tables, both keyed by strings we build:
+ * Two bounded LRU tables, both keyed by a 64-bit hash of the key's parts:
  *
  *   events  (kind, namespace, name, uid, type, reason, message) -> the
  *           Event we wrote for it: its name suffix, its timestamps, how
@@ -12,10 +12,45 @@
  *           spam filter: 25 at once, then one every 5 minutes). An Event
  *           that finds its bucket empty is dropped.
  *
- * An entry is one allocation: the struct and its key, followed by the
- * involved object's apiVersion. The Event body is built from those when
- * it is written and freed as soon as the request has it, so the table
- * costs a few hundred bytes per Event rather than a JSON tree each.
+ * The layout is about memory: with thousands of objects both tables stay
+ * full, so every byte of a record counts 8192 times, and strings kept for
+ * the next occurrence are wasted -- it brings them again.
+ *
+ *   - Neither table keeps its key. The parts are hashed as they come
+ *     (sb_hash_add over each part and its NUL, then sb_hash_final; the
+ *     Event's hash goes on from the object's), and two keys are the same
+ *     when their hashes are. The price: two different Events with one
+ *     hash -- about 2^-41 for a full table -- would count as one, the
+ *     second raising the first one's count instead of being written (and
+ *     two objects with one hash would share a spam bucket). Accepted for
+ *     Events, which are advice.
+ *   - An entry holds the strings its Event is built from only while the
+ *     Event is on its way out. A `pending` (one allocation: the strings,
+ *     the newest lastTimestamp, the queue's and the call's state) is made
+ *     by the occurrence that queues a write and freed once a write
+ *     completed with no repeat left to send. Then the entry is its hash,
+ *     counters, timestamps and name suffix: 56 bytes. A repeat comes
+ *     through sb_recorder_event with every part again, so it attaches a
+ *     new pending; its write has the same name (the object name from the
+ *     repeat, the suffix kept) and the new count. (The involved object's
+ *     apiVersion, which is no part of the key, is the repeat's too.) Dry
+ *     run writes nothing and logs from the arguments, so its entries
+ *     never hold strings.
+ *   - A bucket is its hash and the time it is full again (sb_gcra_take):
+ *     24 bytes.
+ *   - Each table is one array of records, linked in LRU order by 32-bit
+ *     slot numbers and found through an open-addressing index of slot
+ *     numbers (linear probing, at most half full, deletion by backward
+ *     shift so there are no tombstones): 8 bytes of index per record and
+ *     no allocation per record. sb_hmap borrows its keys, so with it each
+ *     record would need an allocation of its own to keep its hash in
+ *     place (8-16 bytes of allocator overhead each), and its 24-byte
+ *     slots come to 48 bytes a record at its load factor: about twice the
+ *     memory in all. The arrays double up to TABLE_MAX records and are
+ *     freed when a table empties. A record moves when its array grows, so
+ *     no pointer to one is kept across an insertion: a pending names its
+ *     entry by slot number.
+ *
  * Entries older than the window and buckets that have filled up again
  * carry no information any more; they are swept from the tails of the
  * tables on every Event and by a timer that only runs while something
@@ -41,7 +76,11 @@
  * logged once and forgotten (the entry is dropped, so the next occurrence
  * starts a new Event); nothing is retried. When MAX_QUEUED Events already
  * wait, further new Events are dropped rather than queued, so a slow API
- * server costs bounded memory.
+ * server costs bounded memory (a repeat of a known Event is still
+ * queued: at most one pending per entry). An entry that leaves the
+ * table while its write waits or is out leaves the pending behind, an
+ * orphan: freed when it reaches the head of the queue (unsent) or when
+ * its write completes.
  */
 #include "sb/recorder.h"
 
@@ -52,16 +91,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "sb/buf.h"
 #include "sb/err.h"
 #include "sb/hmap.h"
 #include "sb/log.h"
 #include "sb/ratelimit.h"
 
 #define DEFAULT_WINDOW_MS (10u * 60u * 1000u)
-#define TABLE_MAX 4096
+#define TABLE_MAX 4096             /* records per table, a power of two */
 #define SPAM_BURST 25
-#define SPAM_QPS (1.0 / 300.0)     /* one token every 5 minutes */
+#define SPAM_EVERY_MS 300000       /* one token every 5 minutes */
 #define MAX_MESSAGE 1024           /* bytes, what the API accepts */
 #define MAX_SENDING 1              /* writes out at once */
 #define MAX_QUEUED 1000            /* Events waiting for their write */
@@ -69,47 +107,74 @@
 #define MIN_SWEEP_MS 1000
 #define HELD_GAP_MS 1000           /* between write starts while held */
 #define HELD_MAX_MS 5000           /* the longest a hold delays an Event */
+#define FIRST_CAP 16               /* records in a table's first array */
 
-/* A node of an LRU table: the hash map finds it, the list orders it. */
+#define NIL UINT32_MAX             /* no slot */
+
+_Static_assert((FIRST_CAP & (FIRST_CAP - 1)) == 0 &&
+               (TABLE_MAX & (TABLE_MAX - 1)) == 0 && TABLE_MAX >= FIRST_CAP,
+               "a table's arrays double from FIRST_CAP to TABLE_MAX");
+
+/* The start of every record: its key and its place in LRU order. */
 typedef struct lru_node {
-  struct lru_node *prev, *next;   /* most recently used first */
-  char *key;
-  size_t klen;
+  uint64_t hash;
+  uint32_t prev, next;         /* slots, most recently used first; a free
+                                  slot's next is the next free one */
 } lru_node;
 
+/* A table: `cap` records of `size` bytes each, and an index of 2 * cap
+ * slot numbers. Every slot below cap is in the LRU list or the free
+ * list. */
 typedef struct lru {
-  sb_hmap *map;
-  lru_node *head, *tail;
-  size_t n;
+  unsigned char *recs;
+  uint32_t *index;             /* NIL = empty */
+  size_t size;
+  uint32_t cap, n;
+  uint32_t head, tail;         /* most and least recently used */
+  uint32_t free;
 } lru;
 
-/* Parts of an event key, in order, each NUL-terminated. */
-enum { P_KIND, P_NS, P_NAME, P_UID, P_TYPE, P_REASON, P_MESSAGE };
+/* Parts of an event key, in order, then the one part that is not in the
+ * key. A pending holds them in this order, each NUL-terminated. */
+enum { P_KIND, P_NS, P_NAME, P_UID, P_TYPE, P_REASON, P_MESSAGE,
+       P_API_VERSION, NPARTS };
+
+struct pending;
 
 typedef struct entry {
-  lru_node node;               /* first: a node is an entry; node.key
-                                  points to key[] below */
-  sb_recorder *r;
-  struct entry *qnext;         /* the send queue */
-  sb_kube_call *call;          /* the write in flight */
+  lru_node node;               /* first: the hash of the Event's key */
   uint64_t last_ms;            /* uv_now of the newest occurrence */
-  uint64_t queued_ms;          /* uv_now when it joined the send queue */
   uint64_t suffix;             /* the Event is "<object name>.<suffix>" */
-  int64_t first_s, last_s;     /* wall clock: first/lastTimestamp */
-  unsigned long count;         /* occurrences so far */
-  unsigned long sending;       /* count carried by the write in flight */
-  unsigned char created;       /* the POST succeeded: repeats apply */
-  unsigned char queued;        /* on the send queue */
-  unsigned char orphan;        /* out of the table: freed when its write
-                                  completes or it leaves the queue */
-  char key[];                  /* the key, then the apiVersion ("" when
-                                  the object had none) */
+  int64_t first_s;             /* wall clock: firstTimestamp */
+  struct pending *out;         /* while a write waits or is out */
+  uint32_t count;              /* occurrences so far: past the spam
+                                  filter's burst one per 5 minutes at
+                                  most, so 32 bits never wrap */
+  unsigned char created;       /* a POST succeeded: repeats apply */
 } entry;
 
 typedef struct spam {
-  lru_node node;
-  sb_bucket bucket;
+  lru_node node;               /* the hash of the object's key */
+  uint64_t full_ms;            /* uv_now when the bucket is full again */
 } spam;
+
+_Static_assert(sizeof(entry) <= 56 && sizeof(spam) <= 24,
+               "the records stay small (see the top of this file)");
+
+/* An Event on its way out: waiting on the queue, or written now (never
+ * both). */
+typedef struct pending {
+  sb_recorder *r;
+  struct pending *next;        /* the queue, or the list of writes out */
+  sb_kube_call *call;          /* the write in flight */
+  uint64_t queued_ms;          /* uv_now when it joined the queue */
+  uint64_t suffix;             /* the entry's, to name an orphan in logs */
+  int64_t last_s;              /* wall clock: lastTimestamp */
+  size_t size;                 /* of this allocation */
+  uint32_t slot;               /* its entry; NIL for an orphan */
+  uint32_t sending;            /* count carried by the write out */
+  char str[];                  /* the NPARTS parts */
+} pending;
 
 struct sb_recorder {
   uv_loop_t *loop;
@@ -118,12 +183,13 @@ struct sb_recorder {
   char *host;
   int dry_run;
   uint64_t window_ms;
-  lru events;
-  lru buckets;
-  entry *qhead, *qtail;        /* waiting for their write */
+  lru events;                  /* of entry */
+  lru buckets;                 /* of spam */
+  pending *qhead, *qtail;      /* waiting for their write */
   size_t queued;
-  entry *orphans;              /* dropped while a write was out */
+  pending *out;                /* written now (at most MAX_SENDING) */
   size_t inflight;
+  size_t pending_bytes;        /* of all pendings, for sb_recorder_bytes */
   sb_bucket pace;              /* the recorder's own write bucket */
   uv_timer_t pace_timer;
   int held;                    /* sb_recorder_hold */
@@ -133,7 +199,7 @@ struct sb_recorder {
   uint64_t last_suffix;        /* event name suffixes never repeat */
   unsigned long written, failed, dropped;
   int closing;
-  int pending;                 /* close: handles + calls still to finish */
+  int to_close;                /* close: handles + calls still to finish */
   void (*close_cb)(void *);
   void *close_arg;
 };
@@ -142,112 +208,230 @@ static void pump(sb_recorder *r);
 
 /* ---- LRU tables ---------------------------------------------------------- */
 
-static int lru_init(lru *t) {
+static void lru_init(lru *t, size_t size) {
   memset(t, 0, sizeof(*t));
-  t->map = sb_hmap_new(64);
-  return t->map ? 0 : SB_ENOMEM;
+  t->size = size;
+  t->head = t->tail = t->free = NIL;
 }
 
-static void lru_unlink(lru *t, lru_node *n) {
-  if (n->prev)
-    n->prev->next = n->next;
+static void lru_free(lru *t) {
+  free(t->recs);
+  free(t->index);
+  lru_init(t, t->size);
+}
+
+static lru_node *lru_at(const lru *t, uint32_t slot) {
+  return (lru_node *) (t->recs + (size_t) slot * t->size);
+}
+
+static size_t lru_bytes(const lru *t) {
+  return t->cap ? (size_t) t->cap * (t->size + 2 * sizeof(uint32_t)) : 0;
+}
+
+static uint32_t index_mask(const lru *t) {
+  return 2 * t->cap - 1;
+}
+
+static void index_put(lru *t, uint32_t slot) {
+  uint32_t mask = index_mask(t);
+  uint32_t i = (uint32_t) lru_at(t, slot)->hash & mask;
+
+  while (t->index[i] != NIL)
+    i = (i + 1) & mask;
+  t->index[i] = slot;
+}
+
+/* Knuth's algorithm R: the entries after the hole in its probe run move
+ * up into it unless their home lies after the hole, so that a lookup
+ * never meets an empty slot before its entry. */
+static void index_del(lru *t, uint32_t slot) {
+  uint32_t mask = index_mask(t), i, j, home;
+
+  i = (uint32_t) lru_at(t, slot)->hash & mask;
+  while (t->index[i] != slot)
+    i = (i + 1) & mask;
+  for (j = (i + 1) & mask; t->index[j] != NIL; j = (j + 1) & mask) {
+    home = (uint32_t) lru_at(t, t->index[j])->hash & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      t->index[i] = t->index[j];
+      i = j;
+    }
+  }
+  t->index[i] = NIL;
+}
+
+static uint32_t lru_find(const lru *t, uint64_t hash) {
+  uint32_t mask, i;
+
+  if (!t->cap)
+    return NIL;
+  mask = index_mask(t);
+  for (i = (uint32_t) hash & mask; t->index[i] != NIL; i = (i + 1) & mask)
+    if (lru_at(t, t->index[i])->hash == hash)
+      return t->index[i];
+  return NIL;
+}
+
+static void lru_unlink(lru *t, uint32_t slot) {
+  lru_node *n = lru_at(t, slot);
+
+  if (n->prev != NIL)
+    lru_at(t, n->prev)->next = n->next;
   else
     t->head = n->next;
-  if (n->next)
-    n->next->prev = n->prev;
+  if (n->next != NIL)
+    lru_at(t, n->next)->prev = n->prev;
   else
     t->tail = n->prev;
-  n->prev = n->next = NULL;
 }
 
-static void lru_push_front(lru *t, lru_node *n) {
-  n->prev = NULL;
+static void lru_push_front(lru *t, uint32_t slot) {
+  lru_node *n = lru_at(t, slot);
+
+  n->prev = NIL;
   n->next = t->head;
-  if (t->head)
-    t->head->prev = n;
-  t->head = n;
-  if (!t->tail)
-    t->tail = n;
+  if (t->head != NIL)
+    lru_at(t, t->head)->prev = slot;
+  t->head = slot;
+  if (t->tail == NIL)
+    t->tail = slot;
 }
 
-static lru_node *lru_get(lru *t, const char *key, size_t klen) {
-  lru_node *n = sb_hmap_get(t->map, key, klen);
+/* The record for hash, now the most recently used; NIL if none. */
+static uint32_t lru_get(lru *t, uint64_t hash) {
+  uint32_t slot = lru_find(t, hash);
 
-  if (n && n != t->head) {
-    lru_unlink(t, n);
-    lru_push_front(t, n);
+  if (slot != NIL && slot != t->head) {
+    lru_unlink(t, slot);
+    lru_push_front(t, slot);
   }
-  return n;
+  return slot;
 }
 
-static void lru_remove(lru *t, lru_node *n) {
-  sb_hmap_del(t->map, n->key, n->klen);
-  lru_unlink(t, n);
-  t->n--;
-}
+/* Doubles the array (the first time: FIRST_CAP records) and rebuilds the
+ * index for it. On failure the table is as it was. */
+static int lru_grow(lru *t) {
+  uint32_t cap = t->cap ? 2 * t->cap : FIRST_CAP, slot;
+  uint32_t *index = malloc(2 * (size_t) cap * sizeof(*index));
+  unsigned char *recs;
 
-/* n->key/klen are set and owned by the node; it must not be in a table. */
-static int lru_add(lru *t, lru_node *n) {
-  if (sb_hmap_put(t->map, n->key, n->klen, n, NULL))
+  if (!index)
     return SB_ENOMEM;
-  lru_push_front(t, n);
-  t->n++;
+  recs = realloc(t->recs, (size_t) cap * t->size);
+  if (!recs) {
+    free(index);
+    return SB_ENOMEM;
+  }
+  memset(index, 0xff, 2 * (size_t) cap * sizeof(*index));  /* NIL */
+  free(t->index);
+  t->recs = recs;
+  t->index = index;
+  for (slot = cap; slot-- > t->cap;) {
+    lru_at(t, slot)->next = t->free;
+    t->free = slot;
+  }
+  t->cap = cap;
+  for (slot = t->head; slot != NIL; slot = lru_at(t, slot)->next)
+    index_put(t, slot);
   return 0;
+}
+
+/* Adds a record for hash (not in t, and t not full) as the most recently
+ * used; its fields past the node are the caller's to set. Returns its
+ * slot, NIL on ENOMEM. Records may move: pointers into t are stale. */
+static uint32_t lru_add(lru *t, uint64_t hash) {
+  uint32_t slot;
+
+  if (t->free == NIL && (t->cap >= TABLE_MAX || lru_grow(t)))
+    return NIL;
+  slot = t->free;
+  t->free = lru_at(t, slot)->next;
+  memset(lru_at(t, slot), 0, t->size);
+  lru_at(t, slot)->hash = hash;
+  index_put(t, slot);
+  lru_push_front(t, slot);
+  t->n++;
+  return slot;
+}
+
+/* The last record gone, the arrays go too: a quiet controller keeps no
+ * table sized for its busiest minute. */
+static void lru_remove(lru *t, uint32_t slot) {
+  index_del(t, slot);
+  lru_unlink(t, slot);
+  lru_at(t, slot)->next = t->free;
+  t->free = slot;
+  if (--t->n == 0)
+    lru_free(t);
 }
 
 /* ---- entries ------------------------------------------------------------- */
 
-static const char *part(const entry *e, int i) {
-  const char *p = e->key;
+static entry *entry_at(const sb_recorder *r, uint32_t slot) {
+  return (entry *) lru_at(&r->events, slot);
+}
+
+static spam *spam_at(const sb_recorder *r, uint32_t slot) {
+  return (spam *) lru_at(&r->buckets, slot);
+}
+
+static const char *part(const pending *p, int i) {
+  const char *s = p->str;
 
   while (i-- > 0)
-    p += strlen(p) + 1;
-  return p;
+    s += strlen(s) + 1;
+  return s;
 }
 
-static const char *api_version(const entry *e) {
-  return e->key + e->node.klen;
-}
-
-/* The namespace the Event lives in. */
-static const char *event_ns(const entry *e) {
-  const char *ns = part(e, P_NS);
+/* The namespace an Event lives in. */
+static const char *event_ns(const char *ns) {
   return *ns ? ns : "default";
 }
 
-/* Takes e out of the table; frees it unless a write or the queue still
- * refers to it. */
-static void entry_drop(sb_recorder *r, entry *e) {
-  lru_remove(&r->events, &e->node);
-  if (e->queued) {
-    e->orphan = 1;  /* freed when it leaves the queue */
-    return;
+/* A pending for an Event with these parts, on no list yet. */
+static pending *pending_new(sb_recorder *r, const char *const pt[NPARTS],
+                            uint32_t slot, uint64_t suffix, int64_t last_s) {
+  size_t len[NPARTS], size = sizeof(pending), off = 0;
+  pending *p;
+  int i;
+
+  for (i = 0; i < NPARTS; i++) {
+    len[i] = strlen(pt[i]) + 1;
+    size += len[i];
   }
-  if (!e->call) {
-    free(e);
-    return;
+  p = malloc(size);
+  if (!p)
+    return NULL;
+  memset(p, 0, sizeof(*p));
+  for (i = 0; i < NPARTS; i++) {
+    memcpy(p->str + off, pt[i], len[i]);
+    off += len[i];
   }
-  e->orphan = 1;
-  e->node.prev = NULL;
-  e->node.next = r->orphans ? &r->orphans->node : NULL;
-  if (r->orphans)
-    r->orphans->node.prev = &e->node;
-  r->orphans = e;
+  p->r = r;
+  p->size = size;
+  p->slot = slot;
+  p->suffix = suffix;
+  p->last_s = last_s;
+  r->pending_bytes += size;
+  return p;
 }
 
-static void orphan_free(sb_recorder *r, entry *e) {
-  if (e->node.prev)
-    e->node.prev->next = e->node.next;
-  else
-    r->orphans = (entry *) e->node.next;
-  if (e->node.next)
-    e->node.next->prev = e->node.prev;
-  free(e);
+/* Frees p, which is on no list; its entry (if any) lets go of it. */
+static void pending_free(sb_recorder *r, pending *p) {
+  if (p->slot != NIL)
+    entry_at(r, p->slot)->out = NULL;
+  r->pending_bytes -= p->size;
+  free(p);
 }
 
-static void spam_free(spam *s) {
-  free(s->node.key);
-  free(s);
+/* Takes an entry out of the table. Its pending, if it has one, stays on
+ * its list as an orphan. */
+static void entry_drop(sb_recorder *r, uint32_t slot) {
+  entry *e = entry_at(r, slot);
+
+  if (e->out)
+    e->out->slot = NIL;
+  lru_remove(&r->events, slot);
 }
 
 /* ---- building an Event --------------------------------------------------- */
@@ -292,14 +476,14 @@ static void truncate_utf8(char *s, size_t max) {
 
 /* "<object name>.<16 hex digits>", the name cut so the whole stays a
  * valid 253-character name. */
-static void event_name(const entry *e, char out[MAX_NAME + 1]) {
-  const char *objname = part(e, P_NAME);
+static void event_name(const pending *p, char out[MAX_NAME + 1]) {
+  const char *objname = part(p, P_NAME);
   size_t keep = strlen(objname);
 
   if (keep > MAX_NAME - 17)
     keep = MAX_NAME - 17;
   snprintf(out, MAX_NAME + 1, "%.*s.%016llx", (int) keep, objname,
-           (unsigned long long) e->suffix);
+           (unsigned long long) p->suffix);
 }
 
 static void put_str(cJSON *o, const char *k, const char *v, int *ok) {
@@ -307,35 +491,37 @@ static void put_str(cJSON *o, const char *k, const char *v, int *ok) {
     *ok = 0;
 }
 
-/* The whole Event as it goes out now; NULL on ENOMEM. */
-static cJSON *build_event(const sb_recorder *r, const entry *e) {
+/* The whole Event of e as it goes out now; NULL on ENOMEM. */
+static cJSON *build_event(const sb_recorder *r, const entry *e,
+                          const pending *p) {
   cJSON *ev = cJSON_CreateObject(), *m, *io, *src;
-  const char *ns = part(e, P_NS), *uid = part(e, P_UID);
+  const char *ns = part(p, P_NS), *uid = part(p, P_UID);
+  const char *av = part(p, P_API_VERSION);
   char name[MAX_NAME + 1], first[32], last[32];
   int ok = ev != NULL;
 
-  event_name(e, name);
+  event_name(p, name);
   rfc3339(e->first_s, first);
-  rfc3339(e->last_s, last);
+  rfc3339(p->last_s, last);
   put_str(ev, "apiVersion", "v1", &ok);
   put_str(ev, "kind", "Event", &ok);
   m = ok ? cJSON_AddObjectToObject(ev, "metadata") : NULL;
   ok = ok && m;
   put_str(m, "name", name, &ok);
-  put_str(m, "namespace", event_ns(e), &ok);
+  put_str(m, "namespace", event_ns(ns), &ok);
   io = ok ? cJSON_AddObjectToObject(ev, "involvedObject") : NULL;
   ok = ok && io;
-  if (*api_version(e))
-    put_str(io, "apiVersion", api_version(e), &ok);
-  put_str(io, "kind", part(e, P_KIND), &ok);
+  if (*av)
+    put_str(io, "apiVersion", av, &ok);
+  put_str(io, "kind", part(p, P_KIND), &ok);
   if (*ns)
     put_str(io, "namespace", ns, &ok);
-  put_str(io, "name", part(e, P_NAME), &ok);
+  put_str(io, "name", part(p, P_NAME), &ok);
   if (*uid)
     put_str(io, "uid", uid, &ok);
-  put_str(ev, "reason", part(e, P_REASON), &ok);
-  put_str(ev, "message", part(e, P_MESSAGE), &ok);
-  put_str(ev, "type", part(e, P_TYPE), &ok);
+  put_str(ev, "reason", part(p, P_REASON), &ok);
+  put_str(ev, "message", part(p, P_MESSAGE), &ok);
+  put_str(ev, "type", part(p, P_TYPE), &ok);
   src = ok ? cJSON_AddObjectToObject(ev, "source") : NULL;
   ok = ok && src;
   put_str(src, "component", r->component, &ok);
@@ -360,98 +546,119 @@ static cJSON *build_event(const sb_recorder *r, const entry *e) {
 static void maybe_closed(sb_recorder *r);
 static void arm_sweep(sb_recorder *r, uint64_t now);
 
-static void log_event(const entry *e, const char *msg, int level) {
+static void log_event(const char *const pt[NPARTS], unsigned long count,
+                      const char *msg, int level) {
   sb_log(level, msg, "kind=%s namespace=%s name=%s type=%s reason=%s "
-         "count=%lu message=%s", part(e, P_KIND), event_ns(e),
-         part(e, P_NAME), part(e, P_TYPE), part(e, P_REASON), e->count,
-         part(e, P_MESSAGE));
+         "count=%lu message=%s", pt[P_KIND], event_ns(pt[P_NS]),
+         pt[P_NAME], pt[P_TYPE], pt[P_REASON], count, pt[P_MESSAGE]);
 }
 
-static void enqueue(sb_recorder *r, entry *e) {
-  e->queued = 1;
-  e->queued_ms = uv_now(r->loop);
-  e->qnext = NULL;
+static void enqueue(sb_recorder *r, pending *p) {
+  p->queued_ms = uv_now(r->loop);
+  p->next = NULL;
   if (r->qtail)
-    r->qtail->qnext = e;
+    r->qtail->next = p;
   else
-    r->qhead = e;
-  r->qtail = e;
+    r->qhead = p;
+  r->qtail = p;
   r->queued++;
 }
 
-static entry *dequeue(sb_recorder *r) {
-  entry *e = r->qhead;
+static pending *dequeue(sb_recorder *r) {
+  pending *p = r->qhead;
 
-  r->qhead = e->qnext;
+  r->qhead = p->next;
   if (!r->qhead)
     r->qtail = NULL;
-  e->qnext = NULL;
-  e->queued = 0;
+  p->next = NULL;
   r->queued--;
-  return e;
+  return p;
+}
+
+/* Off the list of writes out (MAX_SENDING long at most). */
+static void out_remove(sb_recorder *r, pending *p) {
+  pending **pp = &r->out;
+
+  while (*pp != p)
+    pp = &(*pp)->next;
+  *pp = p->next;
+  p->next = NULL;
 }
 
 static void on_written(void *arg, sb_kube_result *res) {
-  entry *e = arg;
-  sb_recorder *r = e->r;
+  pending *p = arg;
+  sb_recorder *r = p->r;
+  uint32_t slot = p->slot;
   char name[MAX_NAME + 1];
+  entry *e;
 
-  e->call = NULL;
+  p->call = NULL;
+  out_remove(r, p);
   r->inflight--;
   if (res->err == SB_ECANCELED || r->closing) {
-    if (e->orphan)
-      orphan_free(r, e);
+    pending_free(r, p);
     maybe_closed(r);
     return;
   }
   if (res->err) {
     r->failed++;
-    event_name(e, name);
+    event_name(p, name);
     sb_log(SB_LOG_WARN, "cannot write event", "namespace=%s event=%s "
-           "err=%s message=%s", event_ns(e), name, sb_err_name(res->err),
-           res->message);
+           "err=%s message=%s", event_ns(part(p, P_NS)), name,
+           sb_err_name(res->err), res->message);
     /* Forgotten, not retried: the next occurrence starts afresh. */
-    if (e->orphan)
-      orphan_free(r, e);
-    else
-      entry_drop(r, e);
+    pending_free(r, p);
+    if (slot != NIL)
+      entry_drop(r, slot);
     pump(r);
     return;
   }
   r->written++;
-  e->created = 1;
-  if (e->orphan)
-    orphan_free(r, e);
-  else if (e->count > e->sending)
-    enqueue(r, e);  /* repeats came in while this was out */
+  if (slot != NIL) {
+    e = entry_at(r, slot);
+    e->created = 1;
+    if (e->count > p->sending) {  /* repeats came in while this was out */
+      enqueue(r, p);
+      pump(r);
+      return;
+    }
+  }
+  /* Written and nothing left to send: the entry lets go of the strings
+   * until a repeat brings them again. */
+  pending_free(r, p);
   pump(r);
 }
 
-/* Starts the write of e (a POST until one has succeeded, then apply). */
-static void send_entry(sb_recorder *r, entry *e) {
+/* Starts the write of p's Event (a POST until one has succeeded, then
+ * apply). p is off the queue and no orphan. */
+static void send_pending(sb_recorder *r, pending *p) {
+  const entry *e = entry_at(r, p->slot);
   sb_kube_target t;
   char name[MAX_NAME + 1];
-  cJSON *body = build_event(r, e);
+  cJSON *body = build_event(r, e, p);
+  uint32_t slot = p->slot;
   int rc = SB_ENOMEM;
 
-  event_name(e, name);
+  event_name(p, name);
   if (body) {
     memset(&t, 0, sizeof(t));
     t.gvr.version = "v1";
     t.gvr.resource = "events";
-    t.ns = event_ns(e);
+    t.ns = event_ns(part(p, P_NS));
     t.name = name;
-    e->sending = e->count;
+    p->sending = e->count;
     /* The client serialises the body at once: it can go right after. */
     if (!e->created)
-      rc = sb_kube_create(r->k, &t, body, SB_KUBE_UNPACED, on_written, e,
-                          &e->call);
+      rc = sb_kube_create(r->k, &t, body, SB_KUBE_UNPACED, on_written, p,
+                          &p->call);
     else
-      rc = sb_kube_apply(r->k, &t, body, SB_KUBE_UNPACED, on_written, e,
-                         &e->call);
+      rc = sb_kube_apply(r->k, &t, body, SB_KUBE_UNPACED, on_written, p,
+                         &p->call);
     cJSON_Delete(body);
   }
   if (!rc) {
+    p->next = r->out;
+    r->out = p;
     r->inflight++;
     r->started = 1;
     r->last_start_ms = uv_now(r->loop);
@@ -459,11 +666,9 @@ static void send_entry(sb_recorder *r, entry *e) {
   }
   r->failed++;
   sb_log(SB_LOG_WARN, "cannot write event", "namespace=%s event=%s err=%s",
-         event_ns(e), name, sb_err_name(rc));
-  if (e->orphan)
-    free(e);
-  else
-    entry_drop(r, e);
+         event_ns(part(p, P_NS)), name, sb_err_name(rc));
+  pending_free(r, p);
+  entry_drop(r, slot);
 }
 
 static void on_pace(uv_timer_t *t) {
@@ -489,11 +694,10 @@ static uint64_t held_wait(const sb_recorder *r) {
 /* Starts queued writes while there is room and a token. */
 static void pump(sb_recorder *r) {
   uint64_t wait;
-  entry *e;
 
   while (!r->closing && r->qhead && r->inflight < MAX_SENDING) {
-    if (r->qhead->orphan) {
-      free(dequeue(r));
+    if (r->qhead->slot == NIL) {
+      pending_free(r, dequeue(r));
       continue;
     }
     wait = held_wait(r);
@@ -508,8 +712,7 @@ static void pump(sb_recorder *r) {
         uv_timer_start(&r->pace_timer, on_pace, wait, 0);
       return;
     }
-    e = dequeue(r);
-    send_entry(r, e);
+    send_pending(r, dequeue(r));
   }
 }
 
@@ -526,33 +729,20 @@ void sb_recorder_hold(sb_recorder *r, int on) {
 
 /* ---- expiry -------------------------------------------------------------- */
 
-/* Milliseconds until the bucket is full again (0: it is). */
-static uint64_t refill_ms(const sb_bucket *b, uint64_t now) {
-  double tokens = b->tokens, need;
-
-  if (now > b->last_ms)
-    tokens += (double) (now - b->last_ms) * b->qps / 1000.0;
-  if (tokens >= b->burst)
-    return 0;
-  need = (b->burst - tokens) * 1000.0 / b->qps;
-  return (uint64_t) need + 1;
-}
-
 /* Forgets what can no longer matter: Events last seen a window ago (a
  * repeat would start a new Event anyway) and buckets that are full
  * again (a fresh one is the same). Both tables are walked from their
  * least recently used end and stop at the first entry still of use. */
 static void sweep(sb_recorder *r, uint64_t now) {
-  entry *e;
-  spam *s;
+  uint32_t slot;
 
-  while ((e = (entry *) r->events.tail) && now - e->last_ms >= r->window_ms &&
-         !e->call && !e->queued)
-    entry_drop(r, e);
-  while ((s = (spam *) r->buckets.tail) && refill_ms(&s->bucket, now) == 0) {
-    lru_remove(&r->buckets, &s->node);
-    spam_free(s);
-  }
+  while ((slot = r->events.tail) != NIL &&
+         now - entry_at(r, slot)->last_ms >= r->window_ms &&
+         !entry_at(r, slot)->out)
+    entry_drop(r, slot);
+  while ((slot = r->buckets.tail) != NIL &&
+         spam_at(r, slot)->full_ms <= now)
+    lru_remove(&r->buckets, slot);
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -565,18 +755,20 @@ static void on_sweep(uv_timer_t *t) {
 
 /* Wakes up when the oldest entry of either table can go. */
 static void arm_sweep(sb_recorder *r, uint64_t now) {
-  const entry *e = (const entry *) r->events.tail;
-  const spam *s = (const spam *) r->buckets.tail;
   uint64_t due = UINT64_MAX, d;
 
   if (r->closing)
     return;
-  if (e) {
-    d = e->last_ms + r->window_ms;
+  if (r->events.tail != NIL) {
+    d = entry_at(r, r->events.tail)->last_ms + r->window_ms;
     due = d > now ? d - now : 0;
   }
-  if (s && (d = refill_ms(&s->bucket, now)) < due)
-    due = d;
+  if (r->buckets.tail != NIL) {
+    d = spam_at(r, r->buckets.tail)->full_ms;
+    d = d > now ? d - now : 0;
+    if (d < due)
+      due = d;
+  }
   if (due == UINT64_MAX) {
     uv_timer_stop(&r->sweep_timer);
     return;
@@ -588,138 +780,121 @@ static void arm_sweep(sb_recorder *r, uint64_t now) {
 
 /* ---- public -------------------------------------------------------------- */
 
-static int add_key_part(sb_buf *b, const char *s) {
-  int rc = sb_buf_adds(b, s ? s : "");
+/* Takes one token from the bucket of the object with this hash: 0 when
+ * the Event may go, 1 when it may not. */
+static int spam_check(sb_recorder *r, uint64_t objhash, uint64_t now) {
+  uint32_t slot = lru_get(&r->buckets, objhash);
 
-  return rc ? rc : sb_buf_add(b, "", 1);  /* NUL separates the parts */
-}
-
-/* Takes one token from obj's bucket: 0 when the Event may go. */
-static int spam_check(sb_recorder *r, const sb_buf *objkey, uint64_t now) {
-  spam *s = (spam *) lru_get(&r->buckets, objkey->data, objkey->len);
-
-  if (!s) {
-    if (r->buckets.n >= TABLE_MAX) {
-      spam *old = (spam *) r->buckets.tail;
-
-      lru_remove(&r->buckets, &old->node);
-      spam_free(old);
-    }
-    s = calloc(1, sizeof(*s));
-    if (!s)
+  if (slot == NIL) {
+    if (r->buckets.n >= TABLE_MAX)
+      lru_remove(&r->buckets, r->buckets.tail);
+    slot = lru_add(&r->buckets, objhash);  /* full: full_ms 0 */
+    if (slot == NIL)
       return SB_ENOMEM;
-    sb_bucket_init(&s->bucket, SPAM_QPS, SPAM_BURST, now);
-    s->node.key = malloc(objkey->len ? objkey->len : 1);
-    if (!s->node.key) {
-      free(s);
-      return SB_ENOMEM;
-    }
-    memcpy(s->node.key, objkey->data, objkey->len);
-    s->node.klen = objkey->len;
-    if (lru_add(&r->buckets, &s->node)) {
-      spam_free(s);
-      return SB_ENOMEM;
-    }
   }
-  return sb_bucket_take(&s->bucket, now) ? 1 : 0;
+  return sb_gcra_take(&spam_at(r, slot)->full_ms, SPAM_EVERY_MS, SPAM_BURST,
+                      now) ? 1 : 0;
 }
 
 static int record(sb_recorder *r, const sb_objref *obj, sb_event_type type,
                   const char *reason, char *message) {
-  uint64_t now = uv_now(r->loop), wall_ns;
-  const char *ns = obj->ns && *obj->ns ? obj->ns : "default";
-  const char *av = obj->api_version ? obj->api_version : "";
+  uint64_t now = uv_now(r->loop), wall_ns, h = SB_HASH_INIT, objhash;
+  const char *pt[NPARTS];
+  pending *p = NULL;
   int64_t wall_s;
-  sb_buf key;
+  uint32_t slot;
   entry *e;
-  int rc;
+  int i, rc;
 
   truncate_utf8(message, MAX_MESSAGE);
   sweep(r, now);
-  sb_buf_init(&key, SB_BUF_UNLIMITED);
-  rc = add_key_part(&key, obj->kind);
-  if (!rc)
-    rc = add_key_part(&key, obj->ns);
-  if (!rc)
-    rc = add_key_part(&key, obj->name);
-  if (!rc)
-    rc = add_key_part(&key, obj->uid);
-  if (rc)
-    goto out;
-  rc = spam_check(r, &key, now);
+  pt[P_KIND] = obj->kind;
+  pt[P_NS] = obj->ns ? obj->ns : "";
+  pt[P_NAME] = obj->name;
+  pt[P_UID] = obj->uid ? obj->uid : "";
+  pt[P_TYPE] = type == SB_EVENT_WARNING ? "Warning" : "Normal";
+  pt[P_REASON] = reason;
+  pt[P_MESSAGE] = message;
+  pt[P_API_VERSION] = obj->api_version ? obj->api_version : "";
+  /* Each part with its NUL, so that no two lists of parts run together
+   * into the same bytes; the Event's hash goes on from the object's. */
+  for (i = P_KIND; i <= P_UID; i++)
+    h = sb_hash_add(h, pt[i], strlen(pt[i]) + 1);
+  objhash = sb_hash_final(h);
+  for (; i <= P_MESSAGE; i++)
+    h = sb_hash_add(h, pt[i], strlen(pt[i]) + 1);
+  h = sb_hash_final(h);
+
+  rc = spam_check(r, objhash, now);
   if (rc == 1) {
     r->dropped++;
     sb_log(SB_LOG_DEBUG, "event dropped by the per-object rate limit",
-           "kind=%s namespace=%s name=%s reason=%s", obj->kind, ns,
-           obj->name, reason);
-    rc = 0;
-    goto out;
+           "kind=%s namespace=%s name=%s reason=%s", obj->kind,
+           event_ns(pt[P_NS]), obj->name, reason);
+    return 0;
   }
   if (rc)
-    goto out;
-  rc = add_key_part(&key, type == SB_EVENT_WARNING ? "Warning" : "Normal");
-  if (!rc)
-    rc = add_key_part(&key, reason);
-  if (!rc)
-    rc = add_key_part(&key, message);
-  if (rc)
-    goto out;
+    return rc;
   wall_now(&wall_s, &wall_ns);
-  e = (entry *) lru_get(&r->events, key.data, key.len);
-  if (e && now - e->last_ms < r->window_ms) {
+  slot = lru_get(&r->events, h);
+  if (slot != NIL && now - entry_at(r, slot)->last_ms < r->window_ms) {
+    e = entry_at(r, slot);
+    if (!r->dry_run && !e->out) {
+      /* Its last write is done and the strings went with it: this
+       * occurrence brought them again. */
+      p = pending_new(r, pt, slot, e->suffix, wall_s);
+      if (!p)
+        return SB_ENOMEM;
+      e->out = p;
+      enqueue(r, p);
+    }
     e->count++;
     e->last_ms = now;
-    e->last_s = wall_s;
+    if (e->out)
+      e->out->last_s = wall_s;
     if (r->dry_run)
-      log_event(e, "event (dry run)", SB_LOG_INFO);
-    else if (!e->call && !e->queued)
-      enqueue(r, e);
+      log_event(pt, e->count, "event (dry run)", SB_LOG_INFO);
     goto done;
   }
-  if (e)
-    entry_drop(r, e);  /* outside the window: a new Event */
+  if (slot != NIL)
+    entry_drop(r, slot);  /* outside the window: a new Event */
   if (!r->dry_run && r->queued >= MAX_QUEUED) {
     r->dropped++;
     sb_log(SB_LOG_DEBUG, "event dropped: too many Events waiting",
-           "kind=%s namespace=%s name=%s reason=%s", obj->kind, ns,
-           obj->name, reason);
-    goto out;
+           "kind=%s namespace=%s name=%s reason=%s", obj->kind,
+           event_ns(pt[P_NS]), obj->name, reason);
+    return 0;
   }
+  if (!r->dry_run && !(p = pending_new(r, pt, NIL, 0, wall_s)))
+    return SB_ENOMEM;
   if (r->events.n >= TABLE_MAX)
-    entry_drop(r, (entry *) r->events.tail);
-  e = malloc(sizeof(*e) + key.len + strlen(av) + 1);
-  if (!e) {
-    rc = SB_ENOMEM;
-    goto out;
+    entry_drop(r, r->events.tail);
+  slot = lru_add(&r->events, h);
+  if (slot == NIL) {
+    if (p)
+      pending_free(r, p);
+    return SB_ENOMEM;
   }
-  memset(e, 0, sizeof(*e));
-  memcpy(e->key, key.data, key.len);
-  memcpy(e->key + key.len, av, strlen(av) + 1);
-  e->node.key = e->key;
-  e->node.klen = key.len;
-  e->r = r;
+  e = entry_at(r, slot);
   e->count = 1;
   e->last_ms = now;
-  e->first_s = e->last_s = wall_s;
+  e->first_s = wall_s;
   /* Like client-go's names (the time in ns), bumped so that two Events
    * never share one. */
   e->suffix = wall_ns > r->last_suffix ? wall_ns : r->last_suffix + 1;
   r->last_suffix = e->suffix;
-  if (lru_add(&r->events, &e->node)) {
-    free(e);
-    rc = SB_ENOMEM;
-    goto out;
+  if (r->dry_run) {
+    log_event(pt, e->count, "event (dry run)", SB_LOG_INFO);
+  } else {
+    p->slot = slot;
+    p->suffix = e->suffix;
+    e->out = p;
+    enqueue(r, p);
   }
-  if (r->dry_run)
-    log_event(e, "event (dry run)", SB_LOG_INFO);
-  else
-    enqueue(r, e);
 done:
   pump(r);
   arm_sweep(r, now);
-out:
-  sb_buf_free(&key);
-  return rc;
+  return 0;
 }
 
 int sb_recorder_event(sb_recorder *r, const sb_objref *obj,
@@ -761,6 +936,12 @@ void sb_recorder_remembered(const sb_recorder *r, size_t *events,
     *buckets = r->buckets.n;
 }
 
+size_t sb_recorder_bytes(const sb_recorder *r) {
+  return sizeof(*r) + strlen(r->component) + 1 +
+         (r->host ? strlen(r->host) + 1 : 0) + lru_bytes(&r->events) +
+         lru_bytes(&r->buckets) + r->pending_bytes;
+}
+
 int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
                     sb_recorder **out) {
   sb_recorder *r;
@@ -777,15 +958,14 @@ int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
   r->host = o && o->host ? dupstr(o->host) : NULL;
   r->dry_run = o ? o->dry_run : 0;
   r->window_ms = o && o->window_ms ? o->window_ms : DEFAULT_WINDOW_MS;
-  if (!r->component || (o && o->host && !r->host) || lru_init(&r->events) ||
-      lru_init(&r->buckets)) {
-    sb_hmap_free(r->events.map);
-    sb_hmap_free(r->buckets.map);
+  if (!r->component || (o && o->host && !r->host)) {
     free(r->component);
     free(r->host);
     free(r);
     return SB_ENOMEM;
   }
+  lru_init(&r->events, sizeof(entry));
+  lru_init(&r->buckets, sizeof(spam));
   sb_bucket_init(&r->pace, o ? o->qps : 0, o ? o->burst : 1, uv_now(loop));
   uv_timer_init(loop, &r->pace_timer);
   uv_timer_init(loop, &r->sweep_timer);
@@ -800,26 +980,14 @@ int sb_recorder_new(uv_loop_t *loop, sb_kube *k, const sb_recorder_opts *o,
 static void maybe_closed(sb_recorder *r) {
   void (*cb)(void *) = r->close_cb;
   void *arg = r->close_arg;
-  lru_node *n, *next;
-  entry *e;
 
-  if (!r->closing || --r->pending > 0)
+  if (!r->closing || --r->to_close > 0)
     return;
-  while (r->qhead) {  /* entries of the table are freed below */
-    e = dequeue(r);
-    if (e->orphan)
-      free(e);
-  }
-  for (n = r->events.head; n; n = next) {
-    next = n->next;
-    free(n);
-  }
-  for (n = r->buckets.head; n; n = next) {
-    next = n->next;
-    spam_free((spam *) n);
-  }
-  sb_hmap_free(r->events.map);
-  sb_hmap_free(r->buckets.map);
+  /* Every write out has completed (and freed its pending). */
+  while (r->qhead)
+    pending_free(r, dequeue(r));
+  lru_free(&r->events);
+  lru_free(&r->buckets);
   free(r->component);
   free(r->host);
   free(r);
@@ -832,24 +1000,18 @@ static void timer_closed(uv_handle_t *h) {
 }
 
 void sb_recorder_close(sb_recorder *r, void (*cb)(void *arg), void *arg) {
-  lru_node *n;
-  entry *e;
+  pending *p;
 
   if (r->closing)
     return;
   r->closing = 1;
   r->close_cb = cb;
   r->close_arg = arg;
-  /* The two handles, and every write still out (including those of
-   * entries already out of the table, which on_written frees). */
-  r->pending = 2 + (int) r->inflight;
-  for (n = r->events.head; n; n = n->next) {
-    e = (entry *) n;
-    if (e->call)
-      sb_kube_cancel(e->call);
-  }
-  for (e = r->orphans; e; e = (entry *) e->node.next)
-    sb_kube_cancel(e->call);
+  /* The two handles, and every write still out (their callbacks run
+   * from the loop, never from sb_kube_cancel). */
+  r->to_close = 2 + (int) r->inflight;
+  for (p = r->out; p; p = p->next)
+    sb_kube_cancel(p->call);
   uv_close((uv_handle_t *) &r->pace_timer, timer_closed);
   uv_close((uv_handle_t *) &r->sweep_timer, timer_closed);
 }

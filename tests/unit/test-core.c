@@ -135,6 +135,8 @@ static void err_names(void **state) {
 
 static void bucket_and_backoff(void **state) {
   sb_bucket b;
+  uint64_t full = 0;
+  int i;
   sb_backoff bo = {5, 1000, 0.0};
   sb_backoff jb = {100, 1000, 0.5};
 
@@ -148,6 +150,34 @@ static void bucket_and_backoff(void **state) {
   assert_int_equal(sb_bucket_take(&b, 5000), 0);    /* refilled to burst */
   assert_int_equal(sb_bucket_take(&b, 5000), 0);
   assert_true(sb_bucket_take(&b, 5000) > 0);
+
+  /* The 8-byte bucket gives the same answers (every 100 ms = 10/s). */
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 1000), 0);
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 1000), 0);
+  assert_int_equal(full, 1200);
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 1000), 100);
+  assert_int_equal(full, 1200);                      /* nothing taken */
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 1050), 50);
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 1100), 0);
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 5000), 0);  /* full again */
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 5000), 0);
+  assert_int_equal(sb_gcra_take(&full, 100, 2, 5000), 100);
+  /* The recorder's spam filter: 25 at once, then one every 5 minutes. */
+  full = 0;
+  for (i = 0; i < 25; i++)
+    assert_int_equal(sb_gcra_take(&full, 300000, 25, 7), 0);
+  assert_int_equal(sb_gcra_take(&full, 300000, 25, 7), 300000);
+  assert_int_equal(sb_gcra_take(&full, 300000, 25, 300006), 1);
+  assert_int_equal(sb_gcra_take(&full, 300000, 25, 300007), 0);
+  assert_int_equal(sb_gcra_take(&full, 300000, 25, 300007), 300000);
+  assert_int_equal(full, 7 + 26 * 300000);  /* full again then */
+  /* burst < 1 is 1; every 0 is unlimited. */
+  full = 0;
+  assert_int_equal(sb_gcra_take(&full, 10, 0, 1), 0);
+  assert_int_equal(sb_gcra_take(&full, 10, 0, 1), 10);
+  full = 0;
+  for (i = 0; i < 100; i++)
+    assert_int_equal(sb_gcra_take(&full, 0, 1, 1), 0);
 
   assert_int_equal(sb_backoff_delay(&bo, 0, 0.5), 5);
   assert_int_equal(sb_backoff_delay(&bo, 3, 0.5), 40);

@@ -291,6 +291,58 @@ static void repeats_bump_count(void **state) {
   env_close(&e);
 }
 
+/* Once its write completed, an entry lets go of the strings its Event
+ * was built from (the bytes the recorder holds drop by the message's
+ * length); a repeat brings them again, and its write is the same Event
+ * -- the same name, object, reason, type, message and firstTimestamp --
+ * with the new count. */
+static void repeat_after_the_write_is_the_same_event(void **state) {
+  static const char *const same[] = {
+      "metadata.name", "metadata.namespace", "involvedObject.apiVersion",
+      "involvedObject.kind", "involvedObject.namespace",
+      "involvedObject.name", "involvedObject.uid", "reason", "message",
+      "type", "source.component", "source.host", "firstTimestamp",
+      "reportingComponent", "reportingInstance"};
+  char msg[1001];
+  env e;
+  cJSON *reqs, *post, *patch;
+  size_t busy, idle, i;
+
+  (void) state;
+  memset(msg, 'x', 1000);
+  msg[1000] = '\0';
+  env_open(&e, "h", 0, 0);
+  assert_int_equal(sb_recorder_event(e.r, &WEB, SB_EVENT_WARNING, "Conflict",
+                                     "%s", msg), 0);
+  busy = sb_recorder_bytes(e.r);
+  wait_writes(&e, 1);
+  idle = sb_recorder_bytes(e.r);
+  assert_true(idle + 1000 < busy);
+  run_for(&e.loop, 1100);  /* lastTimestamp has a resolution of 1 s */
+  assert_int_equal(sb_recorder_event(e.r, &WEB, SB_EVENT_WARNING, "Conflict",
+                                     "%s", msg), 0);
+  assert_true(sb_recorder_bytes(e.r) > idle + 1000);
+  wait_writes(&e, 2);
+  assert_int_equal(sb_recorder_bytes(e.r), idle);
+  reqs = fake_requests(&e.loop, e.k, NULL, EVENTS);
+  assert_int_equal(cJSON_GetArraySize(reqs), 2);
+  assert_string_equal(jstr(cJSON_GetArrayItem(reqs, 1), "method"), "PATCH");
+  post = cJSON_GetObjectItem(cJSON_GetArrayItem(reqs, 0), "body");
+  patch = cJSON_GetObjectItem(cJSON_GetArrayItem(reqs, 1), "body");
+  for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+    assert_non_null(jstr(post, same[i]));
+    assert_non_null(jstr(patch, same[i]));
+    assert_string_equal(jstr(patch, same[i]), jstr(post, same[i]));
+  }
+  assert_int_equal(count_keys(patch), count_keys(post));
+  assert_int_equal(jnum(post, "count"), 1);
+  assert_int_equal(jnum(patch, "count"), 2);
+  assert_true(strcmp(jstr(patch, "lastTimestamp"),
+                     jstr(post, "lastTimestamp")) > 0);
+  cJSON_Delete(reqs);
+  env_close(&e);
+}
+
 static void window_expiry_starts_a_new_event(void **state) {
   env e;
   cJSON *reqs;
@@ -478,6 +530,46 @@ static void table_is_bounded(void **state) {
   env_close(&e);
 }
 
+/* Dry run keeps no strings at all: full tables of Events with 200-byte
+ * messages cost less than 128 bytes an Event with its object's spam
+ * bucket. And the tables still find every Event they hold -- after
+ * growing from nothing and after half as many again pushed the oldest
+ * out -- so each repeat is counted (count=2). */
+static void tables_are_small(void **state) {
+  char msg[201], name[32];
+  sb_objref o = WEB;
+  size_t events = 0, buckets = 0;
+  env e;
+  FILE *log;
+  char *text, *at;
+  int i, twos = 0;
+
+  (void) state;
+  memset(msg, 'm', 200);
+  msg[200] = '\0';
+  env_open(&e, "h", 1, 0);
+  log = log_capture_start();
+  record_many(&e, "obj", 4096 + 2048, "R", msg);
+  assert_true(sb_recorder_bytes(e.r) < 4096 * 128);
+  for (i = 2048; i < 4096 + 2048; i++) {
+    snprintf(name, sizeof(name), "obj-%d", i);
+    o.name = name;
+    assert_int_equal(sb_recorder_event(e.r, &o, SB_EVENT_NORMAL, "R", "%s",
+                                       msg), 0);
+  }
+  text = log_capture_end(log);
+  for (at = text; (at = strstr(at, " reason=R count=2 ")); at++)
+    twos++;
+  assert_int_equal(twos, 4096);
+  assert_null(strstr(text, "count=3"));
+  sb_recorder_remembered(e.r, &events, &buckets);
+  assert_int_equal(events, 4096);
+  assert_int_equal(buckets, 4096);
+  assert_true(sb_recorder_bytes(e.r) < 4096 * 128);
+  free(text);
+  env_close(&e);
+}
+
 static void close_cancels_writes(void **state) {
   env e;
   int n = 0;
@@ -601,7 +693,7 @@ static void held_events_wait(void **state) {
  * not. */
 static void forgotten_after_the_window(void **state) {
   env e;
-  size_t events = 9, buckets = 9;
+  size_t events = 9, buckets = 9, held;
 
   (void) state;
   env_open(&e, "h", 0, 150);
@@ -611,10 +703,13 @@ static void forgotten_after_the_window(void **state) {
   sb_recorder_remembered(e.r, &events, &buckets);
   assert_int_equal(events, 1);
   assert_int_equal(buckets, 1);
+  held = sb_recorder_bytes(e.r);
   run_for(&e.loop, 1300);
   sb_recorder_remembered(e.r, &events, &buckets);
   assert_int_equal(events, 0);
   assert_int_equal(buckets, 1);
+  /* The empty table's arrays are gone too. */
+  assert_true(sb_recorder_bytes(e.r) < held);
   env_close(&e);
 }
 
@@ -659,12 +754,14 @@ int main(void) {
       cmocka_unit_test(new_event_body),
       cmocka_unit_test(cluster_scoped_and_long_names),
       cmocka_unit_test(repeats_bump_count),
+      cmocka_unit_test(repeat_after_the_write_is_the_same_event),
       cmocka_unit_test(window_expiry_starts_a_new_event),
       cmocka_unit_test(spam_filter_per_object),
       cmocka_unit_test(message_is_truncated),
       cmocka_unit_test(failures_are_logged_not_retried),
       cmocka_unit_test(dry_run_logs_instead),
       cmocka_unit_test(table_is_bounded),
+      cmocka_unit_test(tables_are_small),
       cmocka_unit_test(close_cancels_writes),
       cmocka_unit_test(one_write_at_a_time),
     cmocka_unit_test(held_events_wait),
