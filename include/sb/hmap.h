@@ -29,8 +29,13 @@ void *sb_hmap_get(const sb_hmap *m, const char *key, size_t klen);
  * SB_EINVAL for a key longer than 4 GiB. */
 int sb_hmap_put(sb_hmap *m, const char *key, size_t klen, void *val,
                 void **old);
-/* Removes the entry; returns its value or NULL when absent. */
+/* Removes the entry; returns its value or NULL when absent. The table
+ * keeps its size (an iteration may delete the entry it just returned). */
 void *sb_hmap_del(sb_hmap *m, const char *key, size_t klen);
+/* Gives back the slots a map that once was large no longer needs: the
+ * table shrinks to twice what its entries need, at least 16 slots. Not
+ * during an iteration. Without memory it keeps its size. */
+void sb_hmap_shrink(sb_hmap *m);
 /* Returns 1 and fills key/klen/val for the next entry, 0 at the end.
  * The map must not be modified during an iteration, except by deleting the
  * entry just returned. */

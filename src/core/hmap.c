@@ -181,6 +181,15 @@ int sb_hmap_put(sb_hmap *m, const char *key, size_t klen, void *val,
   return 0;
 }
 
+void sb_hmap_shrink(sb_hmap *m) {
+  size_t cap = 16;
+
+  while (cap * 7 / 10 < m->count * 2)
+    cap *= 2;
+  if (cap < m->cap)
+    (void) rehash(m, cap);  /* without memory the table stays as it is */
+}
+
 void *sb_hmap_del(sb_hmap *m, const char *key, size_t klen) {
   struct slot *s;
   void *v;

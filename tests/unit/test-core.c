@@ -99,6 +99,35 @@ static void hmap_put_get_del(void **state) {
   assert_null(sb_hmap_get(m, "k", (size_t) UINT32_MAX + 1));
   assert_null(sb_hmap_del(m, "k", (size_t) UINT32_MAX + 1));
   assert_int_equal(sb_hmap_count(m), 2000);
+
+  /* Shrinking keeps every entry (and drops the tombstones); the map grows
+   * again as needed. */
+  for (i = 0; i < 2000; i++)
+    if (i % 100)
+      sb_hmap_del(m, keys[i], strlen(keys[i]));
+  sb_hmap_shrink(m);
+  assert_int_equal(sb_hmap_count(m), 20);
+  for (i = 0; i < 2000; i++)
+    if (i % 100 == 0)
+      assert_non_null(sb_hmap_get(m, keys[i], strlen(keys[i])));
+    else
+      assert_null(sb_hmap_get(m, keys[i], strlen(keys[i])));
+  seen = 0;
+  it.next = 0;
+  while (sb_hmap_next(m, &it, NULL, NULL, NULL))
+    seen++;
+  assert_int_equal(seen, 20);
+  for (i = 0; i < 2000; i++)
+    assert_int_equal(sb_hmap_put(m, keys[i], strlen(keys[i]), (void *) 1,
+                                 NULL), 0);
+  assert_int_equal(sb_hmap_count(m), 2000);
+  while (sb_hmap_count(m))
+    for (i = 0; i < 2000; i++)
+      sb_hmap_del(m, keys[i], strlen(keys[i]));
+  sb_hmap_shrink(m);
+  assert_null(sb_hmap_get(m, keys[5], strlen(keys[5])));
+  assert_int_equal(sb_hmap_put(m, keys[5], 3, (void *) 1, NULL), 0);
+  assert_int_equal(sb_hmap_count(m), 1);
   sb_hmap_free(m);
 }
 
