@@ -133,13 +133,15 @@ const sb_gen *sb_cache_gen(const sb_cache *c, const sb_gvk *gvk,
                            const char *ns, const char *name);
 /* Is every field of desired present, equal, in the managed object g?
  * The rules of sb_json_subset (reconcile.h), answered from a fingerprint
- * the cache keeps instead of the object: the 64-bit hashes of its leaves
+ * the cache keeps instead of the object: 32-bit hashes of its leaves
  * with their paths, and of its lists' lengths (not of status,
  * metadata.managedFields, uid, resourceVersion, creationTimestamp,
  * generation and the kubectl last-applied annotation). Differs from
  * sb_json_subset only where desired holds an empty map (always
  * contained) or an empty list facing a non-list value (contained), and
- * by the odds of a 64-bit collision. 0 for a foreign object; 1 for a
+ * by the odds of a collision (an edited field whose new hash equals
+ * another of the object's: about one in 80 million, cache.c). 0 for a
+ * foreign object; 1 for a
  * NULL desired. */
 int sb_gen_contains(const sb_gen *g, const cJSON *desired);
 /* Iterations stop when fn returns non-zero and return that value; fn must
