@@ -25,9 +25,8 @@
 typedef struct sb_world sb_world;
 
 /* Return non-zero to stop an iteration; sb_world_each and friends then
- * return that value (or SB_ENOMEM, for the index lookups, when a key made
- * of names longer than Kubernetes allows cannot be allocated). The world
- * must not be modified during an iteration. */
+ * return that value, else 0. The world must not be modified during an
+ * iteration. */
 typedef int (*sb_world_fn)(void *arg, const sb_obj *obj);
 
 sb_world *sb_world_new(void);
@@ -46,6 +45,9 @@ const sb_obj *sb_world_get(const sb_world *w, sb_kind kind, const char *ns,
 size_t sb_world_count(const sb_world *w, sb_kind kind);
 /* Sum of sb_obj_size over every object. */
 size_t sb_world_bytes(const sb_world *w);
+/* What the world allocates beyond its objects (entry arrays, hash buckets,
+ * group tables, at their capacity), for memory accounting. */
+size_t sb_world_overhead(const sb_world *w);
 
 /* Every object of a kind, optionally only one namespace (ns NULL = all). */
 int sb_world_each(const sb_world *w, sb_kind kind, const char *ns,

@@ -56,12 +56,9 @@ static size_t alloc_cost(size_t n) {
 /* A hash table slot (hmap.c: hash, key, length, value) at the table's
  * typical load of one half. */
 #define SLOT_COST (2 * 32)
-/* What the world spends per object beyond the object's arena: an entry of
- * nine pointers (one 80-byte chunk) and its share of a chained hash table
- * (one pointer per bucket, buckets at 50-100% load); see world.c. Groups
- * per namespace and per index value are shared by many objects and left
- * out. An arena is one malloc: on average 16 more bytes than it asked. */
-#define WORLD_ENTRY_COST (80 + 12)
+/* An arena is one malloc: on average 16 more bytes than it asked. (What
+ * the world spends beyond the arenas, sb_world_overhead, is a few large
+ * arrays and tables: no per-object malloc to account for.) */
 #define ARENA_OVERHEAD 16
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1478,7 +1475,8 @@ size_t sb_cache_bytes(const sb_cache *c) {
 
   for (k = 1; k < SB_KIND__COUNT; k++)
     objs += sb_world_count(c->world, (sb_kind) k);
-  n += sb_world_bytes(c->world) + objs * (ARENA_OVERHEAD + WORLD_ENTRY_COST);
+  n += sb_world_bytes(c->world) + objs * ARENA_OVERHEAD +
+       sb_world_overhead(c->world);
   n += sb_pool_bytes(c->pool) + sb_pool_count(c->pool) * ARENA_OVERHEAD;
   n += c->invalid.bytes + c->warned.bytes + c->gen_bytes;
   n += c->nsrc * (alloc_cost(sizeof(srcgroup) + 64) + SLOT_COST);

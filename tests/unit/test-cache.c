@@ -1126,9 +1126,12 @@ static void sync_per_namespace(void **state) {
 
 /* ---- memory ------------------------------------------------------------- */
 
+/* Chunks malloc mmaps (the large ones, such as the world's slot arrays)
+ * are in hblkhd, not uordblks. */
 static size_t heap_in_use(void) {
 #ifdef SB_TEST_MALLINFO
-  return mallinfo2().uordblks;
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
 #else
   return 0;
 #endif
