@@ -209,10 +209,11 @@ static void item_release(sb__wq *q, sb__wq_item *it) {
     return;
   sb_hmap_del(q->items, it->key, it->klen);
   free(it);
-  /* A burst of 10,000 keys grew the table to 16,384 slots (384 KiB);
-   * once it has drained they are given back. */
-  if (sb_hmap_count(q->items) == 0)
-    sb_hmap_shrink(q->items);
+  /* A burst of 10,000 keys grew the table to 16,384 slots (384 KiB); as
+   * it drains they are given back (each time the keys halve, so the
+   * rehashing costs O(1) per key). A few keys in backoff stay, so waiting
+   * for an empty queue would not do. */
+  sb_hmap_shrink(q->items);
 }
 
 /* client-go's Add for an item that exists. */
