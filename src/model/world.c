@@ -5,10 +5,11 @@
  * decides the footprint. Entries are not allocated one by one: each kind
  * keeps them in two parallel arrays, the object pointers and the entries'
  * links, and entries name each other by 32-bit slot number (NIL for none).
- * An entry is 20 bytes, 28 for a kind with an index, plus 4-8 bytes of
+ * An entry is 24 bytes, 32 for a kind with an index, plus 4-8 bytes of
  * buckets (it was a nine-pointer 80-byte chunk plus 8-16). For 20,000
  * pods, 10,000 SMI objects and 600 Services and ServiceAccounts the world
- * holds 1.3 MB besides the objects, where it held 3.5 MB (massif).
+ * holds 1.4 MB besides the objects, where it held 3.5 MB (massif, with
+ * entries of 20 and 28 bytes before the stored hash: 1.3 MB).
  *
  *   - slots are in insertion order, so the kind's order (sb_world_each
  *     without ns) is the array's and needs no list. A taken entry leaves
@@ -73,11 +74,14 @@
 #define MIN_BUCKETS 16
 #define MIN_GROUPS 8
 
-/* An entry's links, by offset into its run of uint32 in kindtab.lk. Kinds
- * without an index keep only the first three. */
-enum { HNEXT, NPREV, NNEXT, IPREV, INEXT };
-#define LINKS_PLAIN 3
-#define LINKS_INDEXED 5
+/* An entry's links, by offset into its run of uint32 in kindtab.lk, and
+ * its (ns, name) hash: a lookup that misses -- every insertion asks
+ * first -- then passes over a chain without touching its objects, and a
+ * rehash reads no strings. Kinds without an index keep only the first
+ * four. */
+enum { HNEXT, HHASH, NPREV, NNEXT, IPREV, INEXT };
+#define LINKS_PLAIN 4
+#define LINKS_INDEXED 6
 
 typedef struct group {
   uint32_t hash;                /* sb__world_group_hash; 0 = free */
@@ -318,12 +322,8 @@ static void list_unlink(kindtab *t, group *g, uint32_t i, int p, int n) {
 
 /* ---- the hash table ----------------------------------------------------- */
 
-static uint32_t obj_hash(const sb_obj *obj) {
-  return hash2(str(obj->ns), obj->name);
-}
-
-/* Chains are about one entry long, so the strings are compared directly
- * (a stored hash would cost 4 bytes an entry). */
+/* Chains are about one entry long; the stored hash spares the strings of
+ * every entry but the one being looked for. */
 static uint32_t hfind(const kindtab *t, const char *ns, const char *name,
                       uint32_t h) {
   uint32_t i;
@@ -331,7 +331,10 @@ static uint32_t hfind(const kindtab *t, const char *ns, const char *name,
   if (!t->nbuckets)
     return NIL;
   for (i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = lk(t, i)[HNEXT]) {
-    const sb_obj *o = t->objs[i];
+    const sb_obj *o;
+    if (lk(t, i)[HHASH] != h)
+      continue;
+    o = t->objs[i];
     if (strcmp(o->name, name) == 0 && strcmp(str(o->ns), ns) == 0)
       return i;
   }
@@ -342,6 +345,7 @@ static void hlink(kindtab *t, uint32_t i, uint32_t h) {
   uint32_t *b = &t->buckets[h & (t->nbuckets - 1)];
 
   lk(t, i)[HNEXT] = *b;
+  lk(t, i)[HHASH] = h;
   *b = i;
 }
 
@@ -352,7 +356,7 @@ static void hrebuild(kindtab *t) {
   memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));  /* NIL */
   for (i = 0; i < t->used; i++)
     if (t->objs[i])
-      hlink(t, i, obj_hash(t->objs[i]));
+      hlink(t, i, lk(t, i)[HHASH]);
 }
 
 /* Makes room for one more entry (load factor <= 1; past 2^31 buckets the
@@ -376,7 +380,7 @@ static int hgrow(kindtab *t) {
 }
 
 static void hunlink(kindtab *t, uint32_t i) {
-  uint32_t *p = &t->buckets[obj_hash(t->objs[i]) & (t->nbuckets - 1)];
+  uint32_t *p = &t->buckets[lk(t, i)[HHASH] & (t->nbuckets - 1)];
 
   while (*p != i)
     p = &lk(t, *p)[HNEXT];
