@@ -454,6 +454,49 @@ static void relist_on_gone(void **state) {
   env_done(&e);
 }
 
+/* A list item that is not JSON: the items before it were handed over one
+ * by one (the page is never one tree), the page fails, and the relist
+ * from the start -- not from the failed page's continue token -- makes
+ * the cache whole: its SYNC_END sweeps what the broken page left. */
+static void broken_list_item(void **state) {
+  double rnd = 0.5;
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'list','items':['a','b'],'rv':'10','continue':'p2'},"
+       "{'expect':'list','items':['c','x','d'],'rv':'10','bad_item':1},"
+       "{'expect':'list','items':['a','d'],'rv':'12'},"
+       "{'expect':'watch','events':[],'then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm(&e, &c, &rnd, 50, 1000);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until_requests(&e, CM_PATH, 4);
+  run_until(&e, &c.n, 8);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "APPLY b", "APPLY c",
+                "SYNC_BEGIN", "APPLY a", "APPLY d", "SYNC_END");
+  assert_int_equal(c.nstore, 2);  /* b and c swept */
+  assert_string_equal(c.store[0], "a");
+  assert_string_equal(c.store[1], "d");
+
+  fetch_requests();
+  no_script_errors();
+  assert_string_equal(q(req(CM_PATH, 1), "continue"), "p2");
+  assert_false(is_watch(req(CM_PATH, 2)));
+  assert_null(q(req(CM_PATH, 2), "continue"));
+  assert_string_equal(q(req(CM_PATH, 3), "resourceVersion"), "12");
+  sb_reflector_get_stats(r, &st);
+  assert_int_equal(st.lists, 2);
+  assert_int_equal(st.errors, 1);
+  assert_int_equal(sb_reflector_synced(r), 1);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
 /* A 410 for the very version a list just returned: relisting at once could
  * loop as fast as the server answers, so this one waits for the backoff. */
 static void gone_from_list_version(void **state) {
@@ -980,6 +1023,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(list_pages_then_watch),
       cmocka_unit_test(relist_on_gone),
+    cmocka_unit_test(broken_list_item),
       cmocka_unit_test(gone_from_list_version),
       cmocka_unit_test(gone_after_outage),
       cmocka_unit_test(continue_expired),

@@ -34,7 +34,10 @@ does anything a discovery fixture does not list.
 
 Shorthands keep the scripts in the C tests short (see expand_step): a
 list step may give "items": ["name", ...] (ConfigMaps, without kind and
-apiVersion like the real server's list items), "rv" and "continue"; an
+apiVersion like the real server's list items), "rv", "continue" and
+"bad_item": i (item i is sent as text that is not JSON, the rest of the
+page intact: only a client that parses items one by one sees the ones
+before it); an
 error step "status" and "message" (the body becomes a Status with the
 usual reason); an event may be ["ADDED"|"MODIFIED"|"DELETED", name, rv],
 ["BOOKMARK", rv] or ["ERROR", code]. Test scripts are written with single
@@ -109,6 +112,10 @@ def expand_step(st):
                       "metadata": meta,
                       "items": [configmap(n, meta["resourceVersion"])
                                 for n in st.pop("items")]}
+        if "bad_item" in st:
+            st["body"]["items"][st.pop("bad_item")] = "__BAD__"
+            st["body"] = json.dumps(st["body"]).replace(
+                '"__BAD__"', '{"metadata": nope}')
     elif st.get("status", 200) >= 400 and "body" not in st:
         code = st["status"]
         st["body"] = status(code, REASONS.get(code, ""),
@@ -163,7 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def send(self, code, body, headers=None):
-        data = json.dumps(body).encode()
+        # A str body is sent as it is (a broken page); anything else as JSON.
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
