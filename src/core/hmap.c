@@ -184,6 +184,12 @@ int sb_hmap_put(sb_hmap *m, const char *key, size_t klen, void *val,
 void sb_hmap_shrink(sb_hmap *m) {
   size_t cap = 16;
 
+  /* A table shrinks only below 17.5% full (0.7 * half of it, for twice
+   * the entries): above a fifth the answer is known without the loop,
+   * which keeps this cheap for callers that ask after every delete. */
+  if (m->count * 5 >= m->cap)
+    return;
+
   while (cap * 7 / 10 < m->count * 2)
     cap *= 2;
   if (cap < m->cap)
