@@ -25,7 +25,8 @@
  *          smi-bridge.io/source-kind=<key kind>,
  *          smi-bridge.io/source-name=<sb_label_value(key name)>
  *   annotations smi-bridge.io/source-name=<key name> when the label had
- *          to be hashed, and smi-bridge.io/hash=<SB_ANNOTATION_HASH>
+ *          to be hashed, and smi-bridge.io/hash=<sb_emit_hash of the
+ *          object, 16 hex digits> (SB_ANNOTATION_HASH)
  *   ownerReferences (controller: true) to the source(s) -- only when the
  *          source carries a uid (offline input usually does not)
  *   a deterministic DNS-1123 name (docs/mapping.md#naming).

@@ -487,7 +487,8 @@ static const sb__backend *backend_of(const sb_translate_opts *o) {
  * see a field the desired object lost since it was last written; the
  * hash can, also across restarts and leader changes: a desired object
  * whose content changed in any way carries a hash the cluster's object
- * does not have. */
+ * does not have. Every object comes from sb__object, which always makes
+ * metadata.annotations. */
 static void stamp_hash(sb__tx *t, cJSON *obj) {
   cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
   cJSON *ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
@@ -496,10 +497,6 @@ static void stamp_hash(sb__tx *t, cJSON *obj) {
   uint64_t h;
   int i;
 
-  if (!cJSON_IsObject(meta))
-    return;
-  if (!ann)
-    ann = sb__jobj(t, meta, "annotations");
   h = sb_emit_hash(obj);
   for (i = 15; i >= 0; i--, h >>= 4)
     hex[i] = digits[h & 0xF];
@@ -511,6 +508,7 @@ int sb_translate(const sb_world *w, const sb_key *key,
                  const sb_translate_opts *o, sb_out *out) {
   const sb__backend *b;
   sb__tx t;
+  size_t i;
 
   if (!w || !key || !o || !out || !key->name)
     return SB_EINVAL;
@@ -550,16 +548,12 @@ int sb_translate(const sb_world *w, const sb_key *key,
     return SB_ENOMEM;
   /* An invalid source changes nothing: drop whatever was built. */
   if (out->outcome == SB_OUTCOME_INVALID) {
-    size_t i;
     for (i = 0; i < out->nobjs; i++)
       cJSON_Delete(out->objs[i]);
     out->nobjs = 0;
   }
-  {
-    size_t i;
-    for (i = 0; i < out->nobjs; i++)
-      stamp_hash(&t, out->objs[i]);
-  }
+  for (i = 0; i < out->nobjs; i++)
+    stamp_hash(&t, out->objs[i]);
   return t.oom ? SB_ENOMEM : 0;
 }
 
