@@ -10,18 +10,24 @@
 #define SB_WORLD_INT_H
 
 #include <stdint.h>
-#include <string.h>
-
 #include "sb/hmap.h"
 
-/* The hash of the group key "ns\0" (v NULL: a namespace group) or
- * "ns\0v" (an index group). Never 0, which marks a free table slot. */
+/* The world's one string hash: FNV-1a over "ns\0" and then v (when not
+ * NULL), in one pass without building the composite string, and the
+ * avalanche that makes its low bits depend on every byte. It finds
+ * entries by (ns, name) and groups by "ns\0" (a namespace group, v NULL)
+ * or "ns\0v" (an index group). Never 0, which marks a free group slot. */
 static inline uint32_t sb__world_group_hash(const char *ns, const char *v) {
-  uint64_t h = sb_hash_add(SB_HASH_INIT, ns, strlen(ns) + 1);
+  uint64_t h = SB_HASH_INIT;
+  const unsigned char *p;
   uint32_t r;
 
+  for (p = (const unsigned char *) ns; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  h *= 1099511628211ULL;  /* the NUL after ns */
   if (v)
-    h = sb_hash_add(h, v, strlen(v));
+    for (p = (const unsigned char *) v; *p; p++)
+      h = (h ^ *p) * 1099511628211ULL;
   r = (uint32_t) sb_hash_final(h);
   return r ? r : 1;
 }

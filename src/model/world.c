@@ -132,21 +132,9 @@ static uint32_t *lk(const kindtab *t, uint32_t i) {
   return t->lk + (size_t) i * t->nlinks;
 }
 
-/* FNV-1a over "ns\0name" with a final avalanche, without building the
- * composite string. */
+/* An entry's hash: (ns, name) as a group key would be hashed. */
 static uint32_t hash2(const char *ns, const char *name) {
-  uint64_t h = 1469598103934665603ULL;
-  const unsigned char *p;
-
-  for (p = (const unsigned char *) ns; *p; p++)
-    h = (h ^ *p) * 1099511628211ULL;
-  h *= 1099511628211ULL;  /* the separator */
-  for (p = (const unsigned char *) name; *p; p++)
-    h = (h ^ *p) * 1099511628211ULL;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return (uint32_t) h;
+  return sb__world_group_hash(ns, name);
 }
 
 /* ---- index keys --------------------------------------------------------- */
@@ -271,8 +259,8 @@ static void gdel(gtab *gt, group *s) {
     if (!gt->g[j].hash)
       break;
     home = gt->g[j].hash & mask;
-    if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-      continue;
+    if (((j - home) & mask) < ((j - i) & mask))
+      continue;  /* its home is within (i, j]: it stays */
     gt->g[i] = gt->g[j];
     i = j;
   }
@@ -701,9 +689,9 @@ size_t sb_world_overhead(const sb_world *w) {
   return n;
 }
 
-/* Calls fn for the entries of the list that starts at slot i (links at
- * offset n) whose key is ns, or (ns, v) when v is not NULL: a list may be
- * shared with keys of the same hash. */
+/* Calls fn for the entries of g's list (links at offset n) whose key is
+ * ns, or (ns, v) when v is not NULL: a mixed group's list is shared with
+ * keys of the same hash. */
 static int each_list(const kindtab *t, const group *g, int n,
                      const char *ns, const char *v, sb_world_fn fn,
                      void *arg) {
