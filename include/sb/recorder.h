@@ -25,8 +25,9 @@
  *     the server expired. At most one write per Event is out; repeats
  *     meanwhile are folded into the next one. 4096 keys are remembered
  *     (least recently used go first), each as a 64-bit hash: two
- *     different Events with the same hash (about 2^-41 with 4096 known)
- *     would be counted as one.
+ *     different Events with the same hash (by accident about 2^-41
+ *     with 4096 known; the hash is not keyed, so names and messages
+ *     chosen for it could collide on purpose) would be counted as one.
  *   - Spam filter: per involved object a token bucket of 25, refilled one
  *     per 5 minutes; every occurrence takes a token (repeats too), and an
  *     Event without one is dropped (debug log).

@@ -20,10 +20,11 @@
  *     (sb_hash_add over each part and its NUL, then sb_hash_final; the
  *     Event's hash goes on from the object's), and two keys are the same
  *     when their hashes are. The price: two different Events with one
- *     hash -- about 2^-41 for a full table -- would count as one, the
- *     second raising the first one's count instead of being written (and
- *     two objects with one hash would share a spam bucket). Accepted for
- *     Events, which are advice.
+ *     hash would count as one, the second raising the first one's count
+ *     instead of being written (and two objects with one hash would share
+ *     a spam bucket). By accident that is about 2^-41 for a full table;
+ *     the hash is not keyed, so names and messages chosen for it could
+ *     collide on purpose. Accepted for Events, which are advice.
  *   - An entry holds the strings its Event is built from only while the
  *     Event is on its way out. A `pending` (one allocation: the strings,
  *     the newest lastTimestamp, the queue's and the call's state) is made
@@ -147,9 +148,7 @@ typedef struct entry {
   uint64_t suffix;             /* the Event is "<object name>.<suffix>" */
   int64_t first_s;             /* wall clock: firstTimestamp */
   struct pending *out;         /* while a write waits or is out */
-  uint32_t count;              /* occurrences so far: past the spam
-                                  filter's burst one per 5 minutes at
-                                  most, so 32 bits never wrap */
+  uint32_t count;              /* occurrences so far (saturating) */
   unsigned char created;       /* a POST succeeded: repeats apply */
 } entry;
 
@@ -848,7 +847,8 @@ static int record(sb_recorder *r, const sb_objref *obj, sb_event_type type,
       e->out = p;
       enqueue(r, p);
     }
-    e->count++;
+    if (e->count < UINT32_MAX)
+      e->count++;
     e->last_ms = now;
     if (e->out)
       e->out->last_s = wall_s;
