@@ -77,6 +77,15 @@ cmake --build "$work/build" >"$work/build.log" 2>&1 || {
   echo "build-curl: building curl failed" >&2
   exit 1
 }
+# What smi-bridge relies on, checked rather than trusted: without zlib
+# the client would quietly stop asking for gzip (and still pass every
+# test), without nghttp2 it would fall back to HTTP/1.1.
+for feature in HAVE_LIBZ USE_NGHTTP2 USE_OPENSSL; do
+  grep -q "^#define $feature 1" "$work/build/lib/curl_config.h" || {
+    echo "build-curl: curl was configured without $feature" >&2
+    exit 1
+  }
+done
 cmake --install "$work/build" >/dev/null
 
 # curl's own .pc lists its dependencies as absolute paths, which CMake's

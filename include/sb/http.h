@@ -52,6 +52,8 @@ typedef struct sb_http_req sb_http_req;
 typedef struct sb_http_config {
   long max_streams;     /* per HTTP/2 connection; 0 = 100 */
   long max_host_conns;  /* per host; 0 = unlimited (see above) */
+  unsigned warn_quiet_ms;  /* a Warning header's text again within this
+                              is logged at debug level; 0 = 10 minutes */
 } sb_http_config;
 
 /* cfg may be NULL for the defaults. */

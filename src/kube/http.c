@@ -90,6 +90,7 @@ struct sb_http {
     uint64_t hash, at_ms;
   } warned[WARN_SEEN];
   unsigned warned_next;
+  uint64_t warn_quiet_ms;
   uv_timer_t timer;       /* curl's timeout */
   uv_timer_t defer;       /* add/cancel/close outside curl callbacks */
   struct sb_http_req *head, *tail;
@@ -239,13 +240,14 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg) {
  * sends one for each problem it let pass -- a field it did not know and
  * dropped, a duplicate field, a deprecated API version -- and the request
  * still succeeds, so this log line is the only place they show. The same
- * text again within WARN_QUIET_MS goes to the debug level: every apply of
- * an object the server finds fault with would repeat it. */
+ * text again within warn_quiet_ms (WARN_QUIET_MS unless configured) goes
+ * to the debug level: every apply of an object the server finds fault
+ * with would repeat it. */
 static void log_warning(const sb_http_req *r, const char *v, size_t n) {
   sb_http *h = r->h;
   const char *end = v + n, *q;
   char text[512];
-  size_t o = 0, i, slot;
+  size_t o = 0, i;
   uint64_t hash, now = uv_now(h->loop);
   int level = SB_LOG_WARN;
 
@@ -276,22 +278,21 @@ static void log_warning(const sb_http_req *r, const char *v, size_t n) {
   }
   text[o] = '\0';
 
+  /* A text seen lately is quiet; one seen long ago is refreshed in its
+   * slot; a new one takes the oldest slot (at_ms 0 marks a free one). */
   hash = sb_hash(text, o);
-  slot = h->warned_next;
-  for (i = 0; i < WARN_SEEN; i++) {
-    if (h->warned[i].hash == hash && h->warned[i].at_ms &&
-        now - h->warned[i].at_ms < WARN_QUIET_MS) {
-      level = SB_LOG_DEBUG;
+  for (i = 0; i < WARN_SEEN; i++)
+    if (h->warned[i].at_ms && h->warned[i].hash == hash)
       break;
-    }
-    if (h->warned[i].hash == hash)
-      slot = i;
-  }
-  if (level == SB_LOG_WARN) {
-    h->warned[slot].hash = hash;
-    h->warned[slot].at_ms = now ? now : 1;
-    if (slot == h->warned_next)
+  if (i < WARN_SEEN && now - h->warned[i].at_ms < h->warn_quiet_ms) {
+    level = SB_LOG_DEBUG;
+  } else {
+    if (i == WARN_SEEN) {
+      i = h->warned_next;
       h->warned_next = (h->warned_next + 1) % WARN_SEEN;
+    }
+    h->warned[i].hash = hash;
+    h->warned[i].at_ms = now ? now : 1;
   }
   sb_log(level, "API server warning", "method=%s path=%s warning=%s",
          r->method, r->path, text);
@@ -523,6 +524,8 @@ int sb_http_new(uv_loop_t *loop, const sb_http_config *cfg, sb_http **out) {
   if (!h)
     goto fail;
   h->loop = loop;
+  h->warn_quiet_ms = cfg && cfg->warn_quiet_ms ? cfg->warn_quiet_ms
+                                               : WARN_QUIET_MS;
   h->multi = curl_multi_init();
   if (!h->multi)
     goto fail;
