@@ -827,9 +827,12 @@ static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
 
 /* Does the new pod differ from the old in anything the model keeps? */
 static int pod_same(const sb_obj *a, const sb_obj *b) {
-  const sb_pod *x = (const sb_pod *) a, *y = (const sb_pod *) b;
-  size_t i;
+  const sb_pod_shape *x = ((const sb_pod *) a)->shape;
+  const sb_pod_shape *y = ((const sb_pod *) b)->shape;
+  uint32_t i;
 
+  if (x == y)
+    return 1;  /* the same shared block */
   if (!streq(x->service_account, y->service_account) ||
       !streq(x->phase, y->phase) || x->nports != y->nports ||
       !kv_same(x->labels, x->nlabels, y->labels, y->nlabels))

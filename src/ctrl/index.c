@@ -513,7 +513,8 @@ static int model_sels(sellist *l, sb_kind kind, const sb_obj *o) {
   case SB_KIND_POD: {
     const sb_pod *p = (const sb_pod *) o;
     rc = sellist_add(l, 'S', o->ns,
-                     p->service_account ? p->service_account : "default",
+                     p->shape->service_account ? p->shape->service_account
+                                               : "default",
                      NULL);
     if (rc == 0)
       rc = sellist_add(l, 'N', o->ns, NULL, NULL);

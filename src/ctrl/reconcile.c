@@ -367,8 +367,8 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
     plan->src_api_version = dup(iv->api_version, &ok);
     plan->src_uid = dup(iv->uid, &ok);
   } else if (src) {
-    plan->src_api_version = dup(src->api_version, &ok);
-    plan->src_uid = dup(src->uid, &ok);
+    plan->src_api_version = dup(src->meta->api_version, &ok);
+    plan->src_uid = dup(src->meta->uid, &ok);
   }
   if (!ok)
     return SB_ENOMEM;

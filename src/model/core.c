@@ -137,7 +137,7 @@ sb_obj *sb__parse_service(sb__pctx *c, const cJSON *json) {
 }
 
 /* The ports of one container list, appended to p->ports. */
-static void container_ports(sb__pctx *c, sb_pod *p, const cJSON *list,
+static void container_ports(sb__pctx *c, sb_pod_shape *p, const cJSON *list,
                               const char *base, int sidecars_only) {
   const cJSON *ctr, *ports, *e;
   const char *rp;
@@ -187,6 +187,7 @@ static size_t count_ports(const cJSON *list) {
 
 sb_obj *sb__parse_pod(sb__pctx *c, const cJSON *json) {
   sb_pod *p;
+  sb_pod_shape *sh;
   const cJSON *spec, *status, *ctrs, *inits;
   const char *sa;
   size_t n;
@@ -194,27 +195,31 @@ sb_obj *sb__parse_pod(sb__pctx *c, const cJSON *json) {
   p = (sb_pod *) sb__obj_new(c, json, sizeof(*p));
   if (!p)
     return NULL;
+  sh = p->shape = sb__alloc(c, sizeof(*sh));
+  if (!sh)
+    return NULL;
   if (sb__string_map(c, sb__get_map(c, sb__get(json, "metadata"),
                                     "metadata", "labels", 0),
-                     "metadata.labels", &p->labels, &p->nlabels))
+                     "metadata.labels", &sh->labels, &n))
     return NULL;
+  sh->nlabels = (uint32_t) n;
   spec = sb__get_map(c, json, "", "spec", 0);
   sa = sb__get_str(c, spec, "spec", "serviceAccountName", 0);
   if (!sa || !*sa)  /* the deprecated alias, still set by old clients */
     sa = sb__get_str(c, spec, "spec", "serviceAccount", 0);
-  p->service_account = sb__str_common(c, sa && *sa ? sa : "default");
+  sh->service_account = sb__str_common(c, sa && *sa ? sa : "default");
   status = sb__get_map(c, json, "", "status", 0);
-  p->phase = sb__str_common(c, sb__get_str(c, status, "status", "phase", 0));
+  sh->phase = sb__str_common(c, sb__get_str(c, status, "status", "phase", 0));
 
   ctrs = sb__get_list(c, spec, "spec", "containers", 0);
   inits = sb__get_list(c, spec, "spec", "initContainers", 0);
   n = count_ports(ctrs) + count_ports(inits);
-  p->ports = sb__array(c, n, sizeof(*p->ports));
-  if (n && !p->ports)
+  sh->ports = sb__array(c, n, sizeof(*sh->ports));
+  if (n && !sh->ports)
     return NULL;
-  container_ports(c, p, ctrs, "spec.containers", 0);
+  container_ports(c, sh, ctrs, "spec.containers", 0);
   /* Native sidecars (restartPolicy: Always) keep serving after start. */
-  container_ports(c, p, inits, "spec.initContainers", 1);
+  container_ports(c, sh, inits, "spec.initContainers", 1);
   return &p->obj;
 }
 

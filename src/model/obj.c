@@ -1,7 +1,9 @@
 /* obj.c -- what every model object shares: kind names, freeing, locations.
  *
  * Convention for the whole model: an object's struct is the first thing
- * allocated in its own arena, so freeing the arena frees the object.
+ * allocated in its own arena, so freeing the arena frees the object. The
+ * one exception is a pod sb_obj_share made (pool.c): one allocation, no
+ * arena.
  */
 #include <string.h>
 
@@ -43,8 +45,8 @@ int sb_kind_is_smi(sb_kind k) {
 void sb_obj_free(sb_obj *obj) {
   if (!obj)
     return;
-  sb__obj_release(obj);
-  sb_arena_free(obj->arena);
+  if (!sb__obj_release(obj))
+    sb_arena_free(obj->arena);
 }
 
 sb_diag_loc sb_obj_loc(const sb_obj *obj) {
@@ -53,8 +55,8 @@ sb_diag_loc sb_obj_loc(const sb_obj *obj) {
   memset(&loc, 0, sizeof(loc));
   if (!obj)
     return loc;
-  loc.file = obj->file;
-  loc.line = obj->line;
+  loc.file = obj->meta->file;
+  loc.line = obj->meta->line;
   loc.kind = sb_kind_name(obj->kind);
   loc.ns = obj->ns;
   loc.name = obj->name;
@@ -62,5 +64,7 @@ sb_diag_loc sb_obj_loc(const sb_obj *obj) {
 }
 
 size_t sb_obj_size(const sb_obj *obj) {
-  return obj ? sb_arena_size(obj->arena) : 0;
+  if (!obj)
+    return 0;
+  return obj->arena ? sb_arena_size(obj->arena) : sb__obj_own_size(obj);
 }

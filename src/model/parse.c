@@ -674,20 +674,38 @@ static const char *home_of(sb_kind k, const char **last) {
 
 /* ---- metadata ------------------------------------------------------------ */
 
+/* The meta of every cached pod: only the apiVersion is known. */
+static const sb_obj_meta pod_meta = {"v1", NULL, NULL, 0, NULL, 0};
+
+const sb_obj_meta *sb__pod_meta(void) {
+  return &pod_meta;
+}
+
 sb_obj *sb__obj_new(sb__pctx *c, const cJSON *json, size_t size) {
   const cJSON *meta, *n;
   const char *s;
   sb_obj *o;
+  sb_obj_meta *m = NULL;
   int64_t gen;
+  /* Pods are cached by the ten thousand and nothing downstream needs
+   * their uid or age: they keep only what identity derivation reads, and
+   * a pod read from the API shares one meta (a file needs its own). */
   int compact = c->kind == SB_KIND_POD;
 
   o = sb__alloc(c, size);
   if (!o)
     return NULL;
+  if (!compact || c->doc) {
+    m = sb__alloc(c, sizeof(*m));
+    if (!m)
+      return NULL;
+  }
   o->kind = c->kind;
-  o->version = c->version;
-  o->api_version = api_version_of(str_member(json, "apiVersion"), c->kind,
-                                  c->version);
+  o->version = (unsigned char) c->version;
+  o->meta = m ? m : &pod_meta;
+  if (m)
+    m->api_version = api_version_of(str_member(json, "apiVersion"), c->kind,
+                                    c->version);
   meta = sb__get_map(c, json, "", "metadata", 1);
 
   s = sb__get_str(c, meta, "metadata", "name", 1);
@@ -701,25 +719,25 @@ sb_obj *sb__obj_new(sb__pctx *c, const cJSON *json, size_t size) {
   o->ns = sb__str_common(c, s ? s : "");
   c->ns = o->ns;
 
-  /* Pods are cached by the ten thousand and nothing downstream needs
-   * their uid or age: they keep only what identity derivation reads. */
   s = sb__get_str(c, meta, "metadata", "uid", 0);
-  o->uid = compact ? NULL : sb__str(c, s);
+  if (m && !compact)
+    m->uid = sb__str(c, s);
   s = sb__get_str(c, meta, "metadata", "resourceVersion", 0);
   o->resource_version = sb__str(c, s);
   s = sb__get_str(c, meta, "metadata", "creationTimestamp", 0);
-  o->creation_timestamp = compact ? NULL : sb__str(c, s);
+  if (m && !compact)
+    m->creation_timestamp = sb__str(c, s);
 
   n = sb__get(meta, "generation");
   if (n && !sb__is_int(n, 0, INT64_MAX / 2, &gen))
     sb__err(c, n, "metadata.generation",
             "must be a whole number (got %s)", sb__type(n));
-  else if (n)
-    o->generation = gen;
+  else if (n && m)
+    m->generation = gen;
 
-  if (c->doc) {
-    o->file = sb__str(c, sb_doc_file(c->doc));
-    o->line = sb_doc_line(c->doc, json);
+  if (c->doc && m) {
+    m->file = sb__str(c, sb_doc_file(c->doc));
+    m->line = sb_doc_line(c->doc, json);
   }
   return o;
 }

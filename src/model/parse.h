@@ -56,9 +56,14 @@ const char *sb__str(sb__pctx *c, const char *s);
 const char *sb__str_common(sb__pctx *c, const char *s);
 /* Does s point to one of those shared static strings? */
 int sb__is_common(const char *s);
-/* Drops the references a pod holds on shared pool blocks (pool.c);
- * sb_obj_free calls it. */
-void sb__obj_release(sb_obj *o);
+/* For a pod sb_obj_share made: drops its reference on the shape's pool
+ * block, frees the pod and returns 1; any other object: 0, untouched
+ * (pool.c; sb_obj_free calls it). */
+int sb__obj_release(sb_obj *o);
+/* Bytes a pod sb_obj_share made holds (it has no arena). */
+size_t sb__obj_own_size(const sb_obj *o);
+/* The one meta cached pods share (apiVersion "v1", nothing else). */
+const sb_obj_meta *sb__pod_meta(void);
 
 /* ---- diagnostics --------------------------------------------------------- */
 

@@ -2,23 +2,21 @@
  *
  * The controller caches every pod of the cluster, and pods come in herds:
  * the replicas of one ReplicaSet have the same labels, the same container
- * ports, the same ServiceAccount and namespace. Parsed alone, each pod
- * copies all of that into its arena (some 130 of its 350 bytes). Shared,
- * each of those parts is one refcounted block in a pool, found by its
- * content, and the pod keeps a small arena with its struct, its name and
- * its resourceVersion.
+ * ports, the same ServiceAccount, phase and namespace -- the same
+ * sb_pod_shape. Parsed alone, each pod copies all of that into its arena
+ * (some 130 of its 190 bytes, with the arena's header). Shared, the shape
+ * is one refcounted block in a pool, found by its content, and the pod is
+ * a single allocation: its struct, its name and its resourceVersion.
  *
- * A block is a header followed by its payload: for labels the sb_kv array
- * and then the strings it points to, for ports the sb_container_port
- * array and its names, for a string the string. The strings double as the
- * block's key (type, count and the NUL-separated fields), so comparing a
- * candidate means walking the payload. Because the payload starts right
- * after the header, a pod finds the block of its labels, ports or strings
- * from the pointers it already has: nothing extra per pod but a flag byte
- * in sb_obj's padding.
+ * A block is a header followed by its payload: the sb_pod_shape, its
+ * sb_kv and sb_container_port arrays, then the strings they point to (the
+ * parser's static common strings -- "TCP", "app", "Running" -- are kept
+ * as the same static pointers, so identity.c's pointer tests still hit).
+ * Because the payload starts right after the header, a pod finds the block
+ * of its shape from the pointer it already has.
  *
- * Ownership: every pod holding a part holds one reference; sb_obj_free
- * drops them, and the last one frees the block (and takes it out of its
+ * Ownership: every pod holding a shape holds one reference; sb_obj_free
+ * drops it, and the last one frees the block (and takes it out of its
  * pool). sb_pool_free only frees the table: blocks still referenced live
  * on, detached, until their last pod goes, so objects never depend on the
  * pool outliving them. Single-threaded, like everything that holds a
@@ -33,15 +31,12 @@
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t) 7u)
 
-enum { BLK_LABELS = 1, BLK_PORTS = 2, BLK_STRING = 3 };
-
 typedef struct blk {
   struct blk *next;          /* hash chain */
   sb_pool *pool;             /* NULL once the pool is gone */
+  const char *ns;            /* the namespace, in the payload or static */
   uint32_t refs;
   uint32_t hash;
-  uint32_t n;                /* elements (labels, ports) or 0 */
-  uint32_t type;
   size_t size;               /* bytes allocated, for accounting */
   /* payload follows, 8-aligned (the header is 40 bytes) */
 } blk;
@@ -56,11 +51,9 @@ struct sb_pool {
 #define PAYLOAD(b) ((char *) (b) + sizeof(blk))
 #define BLK_OF(p) ((blk *) (void *) ((char *) (p) - sizeof(blk)))
 
-/* The padding byte of sb_obj says which parts of a pod are shared. */
-#define SHARED_LABELS 1u
-#define SHARED_PORTS 2u
-#define SHARED_SA 4u
-#define SHARED_NS 8u
+/* sb_obj.shared of a pod sb_obj_share made: its shape is a pool block and
+ * the pod is one allocation (no arena). */
+#define SHARED_SHAPE 1u
 
 /* ---- hashing ------------------------------------------------------------- */
 
@@ -73,65 +66,50 @@ static uint32_t fnv(uint32_t h, const void *p, size_t n) {
   return h;
 }
 
+/* NULL is hashed (and compared) apart from "". */
 static uint32_t fnv_str(uint32_t h, const char *s) {
+  h = fnv(h, s ? "s" : "-", 1);
   return fnv(h, s ? s : "", (s ? strlen(s) : 0) + 1);
 }
 
-static uint32_t hash_labels(const sb_kv *kv, size_t n) {
-  uint32_t h = fnv(2166136261u, "L", 1);
-  size_t i;
+static uint32_t hash_shape(const char *ns, const sb_pod_shape *sh) {
+  uint32_t h = fnv_str(2166136261u, ns), i;
 
-  for (i = 0; i < n; i++)
-    h = fnv_str(fnv_str(h, kv[i].key), kv[i].value);
-  return h;
-}
-
-/* Port names may be NULL: hashed (and compared) apart from "". */
-static uint32_t hash_ports(const sb_container_port *p, size_t n) {
-  uint32_t h = fnv(2166136261u, "P", 1);
-  size_t i;
-
-  for (i = 0; i < n; i++) {
-    h = fnv(h, p[i].name ? "n" : "-", 1);
-    h = fnv_str(fnv_str(h, p[i].name), p[i].protocol);
-    h = fnv(h, &p[i].port, sizeof(p[i].port));
+  h = fnv_str(fnv_str(h, sh->service_account), sh->phase);
+  for (i = 0; i < sh->nlabels; i++)
+    h = fnv_str(fnv_str(h, sh->labels[i].key), sh->labels[i].value);
+  h = fnv(h, "|", 1);
+  for (i = 0; i < sh->nports; i++) {
+    h = fnv_str(fnv_str(h, sh->ports[i].name), sh->ports[i].protocol);
+    h = fnv(h, &sh->ports[i].port, sizeof(sh->ports[i].port));
   }
   return h;
-}
-
-static uint32_t hash_string(const char *s) {
-  return fnv_str(fnv(2166136261u, "S", 1), s);
 }
 
 static int streq(const char *a, const char *b) {
   if (!a || !b)
     return a == b;
-  return strcmp(a, b) == 0;
+  return a == b || strcmp(a, b) == 0;
 }
 
-static int same(const blk *b, uint32_t type, const void *v, size_t n) {
-  size_t i;
+static int same(const blk *b, const char *ns, const sb_pod_shape *y) {
+  const sb_pod_shape *x = (const sb_pod_shape *) (const void *) PAYLOAD(b);
+  uint32_t i;
 
-  if (b->type != type || b->n != n)
+  if (x->nlabels != y->nlabels || x->nports != y->nports ||
+      !streq(b->ns, ns) || !streq(x->service_account, y->service_account) ||
+      !streq(x->phase, y->phase))
     return 0;
-  if (type == BLK_LABELS) {
-    const sb_kv *x = (const sb_kv *) (const void *) PAYLOAD(b), *y = v;
-    for (i = 0; i < n; i++)
-      if (!streq(x[i].key, y[i].key) || !streq(x[i].value, y[i].value))
-        return 0;
-    return 1;
-  }
-  if (type == BLK_PORTS) {
-    const sb_container_port *x =
-        (const sb_container_port *) (const void *) PAYLOAD(b);
-    const sb_container_port *y = v;
-    for (i = 0; i < n; i++)
-      if (x[i].port != y[i].port || !streq(x[i].name, y[i].name) ||
-          !streq(x[i].protocol, y[i].protocol))
-        return 0;
-    return 1;
-  }
-  return strcmp(PAYLOAD(b), v) == 0;
+  for (i = 0; i < x->nlabels; i++)
+    if (!streq(x->labels[i].key, y->labels[i].key) ||
+        !streq(x->labels[i].value, y->labels[i].value))
+      return 0;
+  for (i = 0; i < x->nports; i++)
+    if (x->ports[i].port != y->ports[i].port ||
+        !streq(x->ports[i].name, y->ports[i].name) ||
+        !streq(x->ports[i].protocol, y->ports[i].protocol))
+      return 0;
+  return 1;
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -196,48 +174,54 @@ static void unlink_blk(blk *b) {
   p->bytes -= b->size;
 }
 
-static void release(void *payload) {
-  blk *b = BLK_OF(payload);
-
+static void release(blk *b) {
   if (--b->refs)
     return;
   unlink_blk(b);
   free(b);
 }
 
-/* The block of this content, found or made, with one more reference;
- * NULL on ENOMEM. */
-static blk *intern(sb_pool *p, uint32_t type, const void *v, size_t n) {
-  uint32_t h = type == BLK_LABELS ? hash_labels(v, n)
-               : type == BLK_PORTS ? hash_ports(v, n)
-                                   : hash_string(v);
-  size_t size, i, arr = 0, str = 0;
-  blk *b;
+/* Bytes a string needs in a block: none when it is NULL or static. */
+static size_t str_need(const char *s) {
+  return s && !sb__is_common(s) ? strlen(s) + 1 : 0;
+}
+
+/* Copies s to *at unless it is NULL or static. */
+static const char *put_str(char **at, const char *s) {
+  size_t n = str_need(s);
+
+  if (!n)
+    return s;
+  memcpy(*at, s, n);
+  *at += n;
+  return *at - n;
+}
+
+/* The block of this shape, found or made, with one more reference; NULL
+ * on ENOMEM. */
+static blk *intern(sb_pool *p, const char *ns, const sb_pod_shape *sh) {
+  uint32_t h = hash_shape(ns, sh), i;
+  size_t size, str;
+  sb_pod_shape *d;
   char *s;
+  blk *b;
 
   for (b = p->nbuckets ? p->buckets[h & (p->nbuckets - 1)] : NULL; b;
        b = b->next)
-    if (b->hash == h && same(b, type, v, n)) {
+    if (b->hash == h && same(b, ns, sh)) {
       b->refs++;
       return b;
     }
   if (grow(p))
     return NULL;
-  if (type == BLK_LABELS) {
-    const sb_kv *kv = v;
-    arr = n * sizeof(sb_kv);
-    for (i = 0; i < n; i++)
-      str += strlen(kv[i].key) + strlen(kv[i].value) + 2;
-  } else if (type == BLK_PORTS) {
-    const sb_container_port *cp = v;
-    arr = n * sizeof(sb_container_port);
-    for (i = 0; i < n; i++)
-      str += (cp[i].name ? strlen(cp[i].name) + 1 : 0) +
-             strlen(cp[i].protocol) + 1;
-  } else {
-    str = strlen(v) + 1;
-  }
-  size = sizeof(blk) + ALIGN8(arr) + str;
+  str = str_need(ns) + str_need(sh->service_account) + str_need(sh->phase);
+  for (i = 0; i < sh->nlabels; i++)
+    str += str_need(sh->labels[i].key) + str_need(sh->labels[i].value);
+  for (i = 0; i < sh->nports; i++)
+    str += str_need(sh->ports[i].name) + str_need(sh->ports[i].protocol);
+  size = sizeof(blk) + sizeof(sb_pod_shape) +
+         ALIGN8(sh->nlabels * sizeof(sb_kv)) +
+         ALIGN8(sh->nports * sizeof(sb_container_port)) + str;
   b = malloc(size);
   if (!b)
     return NULL;
@@ -245,37 +229,26 @@ static blk *intern(sb_pool *p, uint32_t type, const void *v, size_t n) {
   b->pool = p;
   b->refs = 1;
   b->hash = h;
-  b->n = (uint32_t) n;
-  b->type = type;
   b->size = size;
-  s = PAYLOAD(b) + ALIGN8(arr);
-  if (type == BLK_LABELS) {
-    const sb_kv *kv = v;
-    sb_kv *d = (sb_kv *) (void *) PAYLOAD(b);
-    for (i = 0; i < n; i++) {
-      size_t a = strlen(kv[i].key) + 1, c = strlen(kv[i].value) + 1;
-      d[i].key = memcpy(s, kv[i].key, a);
-      s += a;
-      d[i].value = memcpy(s, kv[i].value, c);
-      s += c;
-    }
-  } else if (type == BLK_PORTS) {
-    const sb_container_port *cp = v;
-    sb_container_port *d = (sb_container_port *) (void *) PAYLOAD(b);
-    for (i = 0; i < n; i++) {
-      size_t c = strlen(cp[i].protocol) + 1;
-      d[i] = cp[i];
-      d[i].name = NULL;
-      if (cp[i].name) {
-        size_t a = strlen(cp[i].name) + 1;
-        d[i].name = memcpy(s, cp[i].name, a);
-        s += a;
-      }
-      d[i].protocol = memcpy(s, cp[i].protocol, c);
-      s += c;
-    }
-  } else {
-    memcpy(s, v, str);
+  d = (sb_pod_shape *) (void *) PAYLOAD(b);
+  *d = *sh;
+  d->labels = sh->nlabels ? (sb_kv *) (void *) (d + 1) : NULL;
+  d->ports = sh->nports ? (sb_container_port *) (void *) ((char *) (d + 1) +
+                          ALIGN8(sh->nlabels * sizeof(sb_kv)))
+                        : NULL;
+  s = (char *) (d + 1) + ALIGN8(sh->nlabels * sizeof(sb_kv)) +
+      ALIGN8(sh->nports * sizeof(sb_container_port));
+  b->ns = put_str(&s, ns);
+  d->service_account = put_str(&s, sh->service_account);
+  d->phase = put_str(&s, sh->phase);
+  for (i = 0; i < sh->nlabels; i++) {
+    d->labels[i].key = put_str(&s, sh->labels[i].key);
+    d->labels[i].value = put_str(&s, sh->labels[i].value);
+  }
+  for (i = 0; i < sh->nports; i++) {
+    d->ports[i] = sh->ports[i];
+    d->ports[i].name = put_str(&s, sh->ports[i].name);
+    d->ports[i].protocol = put_str(&s, sh->ports[i].protocol);
   }
   b->next = p->buckets[h & (p->nbuckets - 1)];
   p->buckets[h & (p->nbuckets - 1)] = b;
@@ -286,109 +259,47 @@ static blk *intern(sb_pool *p, uint32_t type, const void *v, size_t n) {
 
 /* ---- pods ---------------------------------------------------------------- */
 
-void sb__obj_release(sb_obj *o) {
+int sb__obj_release(sb_obj *o) {
   sb_pod *p = (sb_pod *) o;
 
-  if (o->kind != SB_KIND_POD || !o->shared)
-    return;
-  if (o->shared & SHARED_LABELS)
-    release(p->labels);
-  if (o->shared & SHARED_PORTS)
-    release(p->ports);
-  if (o->shared & SHARED_SA)
-    release((void *) p->service_account);
-  if (o->shared & SHARED_NS)
-    release((void *) o->ns);
-  o->shared = 0;
+  if (o->kind != SB_KIND_POD || !(o->shared & SHARED_SHAPE))
+    return 0;
+  release(BLK_OF(p->shape));
+  free(o);
+  return 1;
 }
 
-/* A string of the small arena: a copy, unless it is static. */
-static const char *keep_str(sb_arena *a, const char *s, int *oom) {
-  char *d;
-
-  if (!s || sb__is_common(s))
-    return s;
-  d = sb_arena_strdup(a, s);
-  if (!d)
-    *oom = 1;
-  return d;
-}
-
-static size_t str_need(const char *s) {
-  return s && !sb__is_common(s) ? ALIGN8(strlen(s) + 1) : 0;
+size_t sb__obj_own_size(const sb_obj *o) {
+  return sizeof(sb_pod) + str_need(o->name) + str_need(o->resource_version);
 }
 
 int sb_obj_share(sb_obj **objp, sb_pool *pool) {
   sb_obj *o = *objp;
   const sb_pod *p = (const sb_pod *) o;
   sb_pod *q;
-  sb_arena *a;
-  blk *lb = NULL, *pb = NULL, *sab = NULL, *nb = NULL;
-  size_t need;
-  int oom = 0;
+  blk *b;
+  char *s;
 
-  if (!o || !pool || o->kind != SB_KIND_POD || o->shared || o->file ||
-      o->uid || o->creation_timestamp)
+  if (!o || !pool || o->kind != SB_KIND_POD || o->shared ||
+      o->meta != sb__pod_meta())
     return 0;
-  /* Strings are the parser's copies or its static common ones: only the
-   * copies need a block. */
-  if (p->nlabels && !(lb = intern(pool, BLK_LABELS, p->labels, p->nlabels)))
-    goto fail;
-  if (p->nports && !(pb = intern(pool, BLK_PORTS, p->ports, p->nports)))
-    goto fail;
-  if (p->service_account && !sb__is_common(p->service_account) &&
-      !(sab = intern(pool, BLK_STRING, p->service_account, 0)))
-    goto fail;
-  if (o->ns && !sb__is_common(o->ns) &&
-      !(nb = intern(pool, BLK_STRING, o->ns, 0)))
-    goto fail;
-  need = ALIGN8(sizeof(sb_pod)) + str_need(o->name) +
-         str_need(o->resource_version) + str_need(p->phase);
-  a = sb_arena_new(need);
-  if (!a)
-    goto fail;
-  q = sb_arena_alloc(a, sizeof(sb_pod));
+  b = intern(pool, o->ns, p->shape);
+  if (!b)
+    return SB_ENOMEM;
+  q = malloc(sb__obj_own_size(o));
   if (!q) {
-    sb_arena_free(a);
-    goto fail;
+    release(b);
+    return SB_ENOMEM;
   }
   *q = *p;
-  q->obj.arena = a;
-  q->obj.name = keep_str(a, o->name, &oom);
-  q->obj.resource_version = keep_str(a, o->resource_version, &oom);
-  q->phase = keep_str(a, p->phase, &oom);
-  if (oom) {
-    sb_arena_free(a);
-    goto fail;
-  }
-  if (lb) {
-    q->labels = (sb_kv *) (void *) PAYLOAD(lb);
-    q->obj.shared |= SHARED_LABELS;
-  }
-  if (pb) {
-    q->ports = (sb_container_port *) (void *) PAYLOAD(pb);
-    q->obj.shared |= SHARED_PORTS;
-  }
-  if (sab) {
-    q->service_account = PAYLOAD(sab);
-    q->obj.shared |= SHARED_SA;
-  }
-  if (nb) {
-    q->obj.ns = PAYLOAD(nb);
-    q->obj.shared |= SHARED_NS;
-  }
+  q->obj.arena = NULL;
+  q->obj.shared = SHARED_SHAPE;
+  q->obj.ns = b->ns;
+  q->shape = (sb_pod_shape *) (void *) PAYLOAD(b);
+  s = (char *) (q + 1);
+  q->obj.name = put_str(&s, o->name);
+  q->obj.resource_version = put_str(&s, o->resource_version);
   sb_obj_free(o);
   *objp = &q->obj;
   return 0;
-
-fail:
-  if (lb)
-    release(PAYLOAD(lb));
-  if (pb)
-    release(PAYLOAD(pb));
-  if (sab)
-    release(PAYLOAD(sab));
-  if (nb)
-    release(PAYLOAD(nb));
-  return SB_ENOMEM;
 }

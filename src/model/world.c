@@ -147,8 +147,8 @@ static void index_parts(const sb_obj *obj, const char **ns, const char **v) {
   switch (obj->kind) {
   case SB_KIND_POD: {
     const sb_pod *p = (const sb_pod *) obj;
-    *v = p->service_account && *p->service_account ? p->service_account
-                                                   : "default";
+    *v = p->shape->service_account && *p->shape->service_account
+             ? p->shape->service_account : "default";
     break;
   }
   case SB_KIND_TRAFFIC_SPLIT:

@@ -37,8 +37,8 @@ int sb__label_volatile(const char *key) {
 }
 
 static int terminal(const sb_pod *p) {
-  return p->phase && (strcmp(p->phase, "Succeeded") == 0 ||
-                      strcmp(p->phase, "Failed") == 0);
+  return p->shape->phase && (strcmp(p->shape->phase, "Succeeded") == 0 ||
+                      strcmp(p->shape->phase, "Failed") == 0);
 }
 
 /* Runs for every label of every pod of the namespace on each derivation.
@@ -47,10 +47,10 @@ static int terminal(const sb_pod *p) {
 static const char *label(const sb_pod *p, const char *key) {
   size_t i;
 
-  for (i = 0; i < p->nlabels; i++) {
-    const char *k = p->labels[i].key;
+  for (i = 0; i < p->shape->nlabels; i++) {
+    const char *k = p->shape->labels[i].key;
     if (k && (k == key || (k[0] == key[0] && strcmp(k, key) == 0)))
-      return p->labels[i].value ? p->labels[i].value : "";
+      return p->shape->labels[i].value ? p->shape->labels[i].value : "";
   }
   return NULL;
 }
@@ -94,12 +94,12 @@ static int common_labels(const collect *c, sb__identity *id) {
   const sb_pod *first = c->pods[0];
   size_t i, j;
 
-  id->labels = calloc(first->nlabels ? first->nlabels : 1,
+  id->labels = calloc(first->shape->nlabels ? first->shape->nlabels : 1,
                       sizeof(*id->labels));
   if (!id->labels)
     return SB_ENOMEM;
-  for (i = 0; i < first->nlabels; i++) {
-    const sb_kv *kv = &first->labels[i];
+  for (i = 0; i < first->shape->nlabels; i++) {
+    const sb_kv *kv = &first->shape->labels[i];
     const char *v = kv->value ? kv->value : "";
     if (!kv->key || sb__label_volatile(kv->key))
       continue;
@@ -122,13 +122,13 @@ static int union_ports(const collect *c, sb__identity *id) {
   size_t i, j, total = 0, n = 0;
 
   for (i = 0; i < c->n; i++)
-    total += c->pods[i]->nports;
+    total += c->pods[i]->shape->nports;
   id->ports = malloc((total ? total : 1) * sizeof(*id->ports));
   if (!id->ports)
     return SB_ENOMEM;
   for (i = 0; i < c->n; i++) {
-    for (j = 0; j < c->pods[i]->nports; j++) {
-      const sb_container_port *p = &c->pods[i]->ports[j];
+    for (j = 0; j < c->pods[i]->shape->nports; j++) {
+      const sb_container_port *p = &c->pods[i]->shape->ports[j];
       if (p->protocol && strcmp(p->protocol, "TCP") != 0)
         continue;  /* the meshes authorize TCP only */
       if (p->port > 0 && p->port <= 65535)
@@ -152,8 +152,8 @@ typedef struct overlap {
 static int check_overlap(void *arg, const sb_obj *obj) {
   overlap *o = arg;
   const sb_pod *p = (const sb_pod *) obj;
-  const char *psa = p->service_account && *p->service_account
-                        ? p->service_account : "default";
+  const char *psa = p->shape->service_account && *p->shape->service_account
+                        ? p->shape->service_account : "default";
   size_t i;
 
   /* Every pod of the namespace comes through here for every key that
@@ -221,8 +221,8 @@ int sb__identity_derive(sb__tx *t, const char *ns, const char *sa,
             "(ServiceAccount %s); nothing is written until the workloads "
             "can be told apart by their labels", sb_buf_cstr(&sel), ns, sa,
             ns, o.hit->obj.name,
-            o.hit->service_account && *o.hit->service_account
-                ? o.hit->service_account : "default");
+            o.hit->shape->service_account && *o.hit->shape->service_account
+                ? o.hit->shape->service_account : "default");
     sb_buf_free(&sel);
     rc = SB__ID_CONFLICT;
   }

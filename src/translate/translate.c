@@ -283,7 +283,7 @@ static int owner_cmp(const void *a, const void *b) {
   const sb_obj *x = *(const sb_obj *const *) a;
   const sb_obj *y = *(const sb_obj *const *) b;
   int c = strcmp(x->name, y->name);
-  return c ? c : strcmp(x->uid ? x->uid : "", y->uid ? y->uid : "");
+  return c ? c : strcmp(x->meta->uid ? x->meta->uid : "", y->meta->uid ? y->meta->uid : "");
 }
 
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
@@ -322,7 +322,7 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     sb__jstr(t, annotations, SB_LABEL_SOURCE_NAME, t->key->name);
 
   for (i = 0; i < nowners; i++)
-    nuid += owners[i]->uid != NULL;
+    nuid += owners[i]->meta->uid != NULL;
   if (nuid) {
     sorted = malloc(nuid * sizeof(*sorted));
     if (!sorted) {
@@ -330,16 +330,16 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
       return o;
     }
     for (i = 0, nuid = 0; i < nowners; i++)
-      if (owners[i]->uid)
+      if (owners[i]->meta->uid)
         sorted[nuid++] = owners[i];
     qsort(sorted, nuid, sizeof(*sorted), owner_cmp);
     refs = sb__jarr(t, meta, "ownerReferences");
     for (i = 0; i < nuid; i++) {
       cJSON *r = sb__jobj(t, refs, NULL);
-      sb__jstr(t, r, "apiVersion", sorted[i]->api_version);
+      sb__jstr(t, r, "apiVersion", sorted[i]->meta->api_version);
       sb__jstr(t, r, "kind", sb_kind_name(sorted[i]->kind));
       sb__jstr(t, r, "name", sorted[i]->name);
-      sb__jstr(t, r, "uid", sorted[i]->uid);
+      sb__jstr(t, r, "uid", sorted[i]->meta->uid);
       /* Kubernetes allows one controller; shared objects get none. */
       if (controller && nowners == 1)
         sb__jbool(t, r, "controller", 1);
@@ -356,12 +356,12 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
 static int older(const sb_obj *a, const sb_obj *b) {
   int c;
 
-  if (a->creation_timestamp && !b->creation_timestamp)
+  if (a->meta->creation_timestamp && !b->meta->creation_timestamp)
     return 1;
-  if (!a->creation_timestamp && b->creation_timestamp)
+  if (!a->meta->creation_timestamp && b->meta->creation_timestamp)
     return 0;
-  if (a->creation_timestamp &&
-      (c = strcmp(a->creation_timestamp, b->creation_timestamp)) != 0)
+  if (a->meta->creation_timestamp &&
+      (c = strcmp(a->meta->creation_timestamp, b->meta->creation_timestamp)) != 0)
     return c < 0;
   return strcmp(a->name, b->name) < 0;
 }

@@ -122,7 +122,7 @@ static void ports_union(void **state) {
   fixture *f = *state;
   sb_pod *p = tu_pod("shop", "a", "web", NULL, "app=web", "53,8080,80");
 
-  p->ports[0].protocol = "UDP";  /* not authorized by the meshes */
+  p->shape->ports[0].protocol = "UDP";  /* not authorized by the meshes */
   put(f, p);
   put(f, tu_pod("shop", "b", "web", NULL, "app=web", "80,443"));
   assert_int_equal(sb__identity_derive(&f->t, "shop", "web", "spec",

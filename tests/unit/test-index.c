@@ -177,6 +177,7 @@ static void pod_changes(void **state) {
   sb_dep dx = dep(SB_DEP_PODS_IN_NS, SB_KIND_UNKNOWN, "prod", NULL);
   sb_dep dp = dep(SB_DEP_OBJECT, SB_KIND_POD, "shop", "p1");
   sb_pod oldp, newp;
+  sb_pod_shape olds = {0}, news = {0};
   sb_change c;
 
   (void) state;
@@ -197,8 +198,10 @@ static void pod_changes(void **state) {
   memset(&newp, 0, sizeof(newp));
   obj_init(&oldp.obj, SB_KIND_POD, "shop", "p1");
   obj_init(&newp.obj, SB_KIND_POD, "shop", "p1");
-  oldp.service_account = "api";
-  newp.service_account = "web";
+  oldp.shape = &olds;
+  newp.shape = &news;
+  olds.service_account = "api";
+  news.service_account = "web";
 
   /* Created: the new SA's readers, the namespace's, the pod's own. */
   c = model_change(SB_KIND_POD, "shop", "p1", NULL, &newp);
@@ -338,6 +341,7 @@ static void dedupe(void **state) {
     dep(SB_DEP_PODS_IN_NS, SB_KIND_UNKNOWN, "shop", NULL),
   };
   sb_pod p;
+  sb_pod_shape ps = {0};
   sb_change c;
 
   (void) state;
@@ -347,7 +351,8 @@ static void dedupe(void **state) {
                                 0), 0);
   memset(&p, 0, sizeof(p));
   obj_init(&p.obj, SB_KIND_POD, "shop", "p");
-  p.service_account = "api";
+  p.shape = &ps;
+  ps.service_account = "api";
   c = model_change(SB_KIND_POD, "shop", "p", &p, &p);
   /* Reached through three selectors, reported once; sorted. */
   assert_string_equal(affected(ix, &c),
@@ -368,6 +373,7 @@ static void many_keys(void **state) {
   char key[64], name[32];
   sb_change c;
   sb_pod p;
+  sb_pod_shape ps = {0};
   hits all;
   int i, round;
 
@@ -386,7 +392,8 @@ static void many_keys(void **state) {
   all.calls = 0;
   memset(&p, 0, sizeof(p));
   obj_init(&p.obj, SB_KIND_POD, "shop", "x");
-  p.service_account = "none";
+  p.shape = &ps;
+  ps.service_account = "none";
   c = model_change(SB_KIND_POD, "shop", "x", NULL, &p);
   assert_int_equal(sb_index_affected(ix, &c, on_key, &all), 0);
   assert_int_equal(all.calls, 10000);  /* "N/shop" reaches every key once */

@@ -73,7 +73,7 @@ static void split_quantities_with_owner(void **state) {
                                       "web-v1=1000,web-v2=500", "");
 
   /* v1alpha1: "1" and "500m" */
-  ts->obj.api_version = "split.smi-spec.io/v1alpha1";
+  tu_m(&ts->obj)->api_version = "split.smi-spec.io/v1alpha1";
   ts->obj.version = 1;
   tu_meta(&ts->obj, "0b1c", "2024-05-01T10:00:00Z");
   put(f, ts);
@@ -441,7 +441,7 @@ static void target_v1alpha1_port(void **state) {
 
   tu_hrg_match(g, "all", "/api", "", "");
   put(f, g);
-  tt->obj.api_version = "access.smi-spec.io/v1alpha1";
+  tu_m(&tt->obj)->api_version = "access.smi-spec.io/v1alpha1";
   tt->obj.version = 1;
   tt->dest.port = 8080;
   put(f, tt);

@@ -131,15 +131,15 @@ static void metadata(void **state) {
          "'generation':3,'labels':{'a':'b'}},'secrets':[]}", 0);
   assert_int_equal(o->kind, SB_KIND_SERVICE_ACCOUNT);
   assert_int_equal(o->version, 1);
-  assert_string_equal(o->api_version, "v1");
+  assert_string_equal(o->meta->api_version, "v1");
   assert_string_equal(o->name, "web");
   assert_string_equal(o->ns, "shop");
-  assert_string_equal(o->uid, "u-1");
+  assert_string_equal(o->meta->uid, "u-1");
   assert_string_equal(o->resource_version, "42");
-  assert_string_equal(o->creation_timestamp, "2024-01-02T03:04:05Z");
-  assert_int_equal(o->generation, 3);
-  assert_null(o->file);
-  assert_int_equal(o->line, 0);
+  assert_string_equal(o->meta->creation_timestamp, "2024-01-02T03:04:05Z");
+  assert_int_equal(o->meta->generation, 3);
+  assert_null(o->meta->file);
+  assert_int_equal(o->meta->line, 0);
   assert_non_null(o->arena);
   sb_obj_free(o);
 
@@ -147,10 +147,10 @@ static void metadata(void **state) {
   o = ok("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
          "'name':'web'}}", 0);
   assert_string_equal(o->ns, "");
-  assert_null(o->uid);
+  assert_null(o->meta->uid);
   assert_null(o->resource_version);
-  assert_null(o->creation_timestamp);
-  assert_int_equal(o->generation, 0);
+  assert_null(o->meta->creation_timestamp);
+  assert_int_equal(o->meta->generation, 0);
   sb_obj_free(o);
 
   bad("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
@@ -256,19 +256,19 @@ static void pods_keep_only_what_identity_needs(void **state) {
   assert_string_equal(o->name, "web-7d9f8c6b5-x2k4p");
   assert_string_equal(o->ns, "shop");
   assert_string_equal(o->resource_version, "1843321");
-  assert_null(o->uid);                /* not kept for pods */
-  assert_null(o->creation_timestamp);
-  assert_int_equal(p->nlabels, 4);
-  assert_string_equal(p->labels[0].key, "app");
-  assert_string_equal(p->labels[0].value, "web");
-  assert_string_equal(p->labels[3].key, "team");
-  assert_string_equal(p->labels[3].value, "checkout");
-  assert_string_equal(p->service_account, "web");
-  assert_string_equal(p->phase, "Running");
-  assert_int_equal(p->nports, 1);
-  assert_string_equal(p->ports[0].name, "http");
-  assert_string_equal(p->ports[0].protocol, "TCP");
-  assert_int_equal(p->ports[0].port, 8080);
+  assert_null(o->meta->uid);                /* not kept for pods */
+  assert_null(o->meta->creation_timestamp);
+  assert_int_equal(p->shape->nlabels, 4);
+  assert_string_equal(p->shape->labels[0].key, "app");
+  assert_string_equal(p->shape->labels[0].value, "web");
+  assert_string_equal(p->shape->labels[3].key, "team");
+  assert_string_equal(p->shape->labels[3].value, "checkout");
+  assert_string_equal(p->shape->service_account, "web");
+  assert_string_equal(p->shape->phase, "Running");
+  assert_int_equal(p->shape->nports, 1);
+  assert_string_equal(p->shape->ports[0].name, "http");
+  assert_string_equal(p->shape->ports[0].protocol, "TCP");
+  assert_int_equal(p->shape->ports[0].port, 8080);
   sb_obj_free(o);
   cJSON_Delete(j);
   sb_diags_free(&d);
@@ -276,13 +276,13 @@ static void pods_keep_only_what_identity_needs(void **state) {
   /* The deprecated serviceAccount, then "default". */
   p = (sb_pod *) ok("{'apiVersion':'v1','kind':'Pod','metadata':{'name':"
                     "'a'},'spec':{'serviceAccount':'old'}}", 0);
-  assert_string_equal(p->service_account, "old");
-  assert_null(p->phase);
-  assert_int_equal(p->nlabels, 0);
+  assert_string_equal(p->shape->service_account, "old");
+  assert_null(p->shape->phase);
+  assert_int_equal(p->shape->nlabels, 0);
   sb_obj_free(&p->obj);
   p = (sb_pod *) ok("{'apiVersion':'v1','kind':'Pod','metadata':{'name':"
                     "'a'},'spec':{'serviceAccountName':''}}", 0);
-  assert_string_equal(p->service_account, "default");
+  assert_string_equal(p->shape->service_account, "default");
   sb_obj_free(&p->obj);
 
   /* Ports of every container and of native sidecars, not of plain init
@@ -296,14 +296,14 @@ static void pods_keep_only_what_identity_needs(void **state) {
       "{'name':'proxy','restartPolicy':'Always','ports':"
       "[{'containerPort':4143,'name':'proxy'}]}]},"
       "'status':{'phase':'Pending'}}", 0);
-  assert_int_equal(p->nports, 4);
-  assert_int_equal(p->ports[0].port, 80);
-  assert_null(p->ports[0].name);
-  assert_string_equal(p->ports[1].protocol, "UDP");
-  assert_string_equal(p->ports[1].name, "dns");
-  assert_int_equal(p->ports[2].port, 9090);
-  assert_int_equal(p->ports[3].port, 4143);
-  assert_string_equal(p->phase, "Pending");
+  assert_int_equal(p->shape->nports, 4);
+  assert_int_equal(p->shape->ports[0].port, 80);
+  assert_null(p->shape->ports[0].name);
+  assert_string_equal(p->shape->ports[1].protocol, "UDP");
+  assert_string_equal(p->shape->ports[1].name, "dns");
+  assert_int_equal(p->shape->ports[2].port, 9090);
+  assert_int_equal(p->shape->ports[3].port, 4143);
+  assert_string_equal(p->shape->phase, "Pending");
   sb_obj_free(&p->obj);
 
   bad("{'apiVersion':'v1','kind':'Pod','metadata':{'name':'a','labels':"
@@ -335,8 +335,8 @@ static size_t arena_overhead(void) {
 #define A8(n) (((n) + 7u) & ~(size_t) 7u)
 
 /* A typical Pod (4 labels, 1 port) is one allocation with no slack: the
- * arena holds the struct, two arrays and the strings that are not shared
- * static ones, nothing else. */
+ * arena holds the struct, its shape, two arrays and the strings that are
+ * not shared static ones, nothing else (no meta: pods share one). */
 static void a_pod_is_one_small_allocation(void **state) {
   sb_diags d;
   sb_obj *o;
@@ -355,7 +355,8 @@ static void a_pod_is_one_small_allocation(void **state) {
             sizeof("1843321") + sizeof("web") + sizeof("7d9f8c6b5") +
             sizeof("v1") + sizeof("team") + sizeof("checkout") +
             sizeof("web");
-  want = arena_overhead() + A8(sizeof(sb_pod)) + A8(4 * sizeof(sb_kv)) +
+  want = arena_overhead() + A8(sizeof(sb_pod)) + A8(sizeof(sb_pod_shape)) +
+         A8(4 * sizeof(sb_kv)) +
          A8(sizeof(sb_container_port)) + A8(strings);
   printf("typical Pod (4 labels, 1 port): %zu bytes in one allocation "
          "(struct %zu, arena header %zu)\n", sb_obj_size(o),
@@ -396,26 +397,26 @@ static void same_pod(const sb_pod *a, const sb_pod *b) {
   assert_string_equal(a->obj.name, b->obj.name);
   assert_string_equal(a->obj.ns, b->obj.ns);
   assert_string_equal(a->obj.resource_version, b->obj.resource_version);
-  assert_string_equal(a->obj.api_version, b->obj.api_version);
+  assert_string_equal(a->obj.meta->api_version, b->obj.meta->api_version);
   assert_int_equal(a->obj.kind, b->obj.kind);
-  assert_string_equal(a->service_account, b->service_account);
-  assert_string_equal(a->phase, b->phase);
-  assert_int_equal(a->nlabels, b->nlabels);
-  for (i = 0; i < a->nlabels; i++) {
-    assert_string_equal(a->labels[i].key, b->labels[i].key);
-    assert_string_equal(a->labels[i].value, b->labels[i].value);
+  assert_string_equal(a->shape->service_account, b->shape->service_account);
+  assert_string_equal(a->shape->phase, b->shape->phase);
+  assert_int_equal(a->shape->nlabels, b->shape->nlabels);
+  for (i = 0; i < a->shape->nlabels; i++) {
+    assert_string_equal(a->shape->labels[i].key, b->shape->labels[i].key);
+    assert_string_equal(a->shape->labels[i].value, b->shape->labels[i].value);
   }
-  assert_int_equal(a->nports, b->nports);
-  for (i = 0; i < a->nports; i++) {
-    assert_int_equal(a->ports[i].port, b->ports[i].port);
-    assert_string_equal(a->ports[i].name, b->ports[i].name);
-    assert_string_equal(a->ports[i].protocol, b->ports[i].protocol);
+  assert_int_equal(a->shape->nports, b->shape->nports);
+  for (i = 0; i < a->shape->nports; i++) {
+    assert_int_equal(a->shape->ports[i].port, b->shape->ports[i].port);
+    assert_string_equal(a->shape->ports[i].name, b->shape->ports[i].name);
+    assert_string_equal(a->shape->ports[i].protocol, b->shape->ports[i].protocol);
   }
 }
 
-/* Replicas share their labels, ports, ServiceAccount and namespace; a pod
- * reads the same before and after; the blocks go with the last pod, and
- * outlive the pool when pods still hold them. */
+/* Replicas share one shape (labels, ports, ServiceAccount, phase and
+ * namespace); a pod reads the same before and after; a block goes with
+ * its last pod, and outlives the pool when pods still hold it. */
 static void pods_share_what_they_repeat(void **state) {
   sb_pool *pool = sb_pool_new();
   sb_obj *a = pod_named("web-1", "shop", "7d9f", 8080);
@@ -431,6 +432,9 @@ static void pods_share_what_they_repeat(void **state) {
   assert_non_null(pool);
   assert_int_equal(sb_obj_share(&a, pool), 0);
   assert_ptr_not_equal(a, before);
+  /* Shared, a pod is its struct, name and resourceVersion. */
+  assert_int_equal(sb_obj_size(a),
+                   sizeof(sb_pod) + sizeof("web-1") + sizeof("77"));
   assert_true(sb_obj_size(a) < size);
   assert_int_equal(sb_obj_share(&b, pool), 0);
   assert_int_equal(sb_obj_share(&c, pool), 0);
@@ -440,15 +444,11 @@ static void pods_share_what_they_repeat(void **state) {
   same_pod(pa, (const sb_pod *) ra);
   same_pod(pc, (const sb_pod *) rc);
   assert_string_equal(pb->obj.name, "web-2");
-  assert_ptr_equal(pa->labels, pb->labels);
-  assert_ptr_equal(pa->ports, pb->ports);
-  assert_ptr_equal(pa->service_account, pb->service_account);
+  /* One shape for the replicas of a ReplicaSet, another for the next. */
+  assert_ptr_equal(pa->shape, pb->shape);
   assert_ptr_equal(pa->obj.ns, pb->obj.ns);
-  assert_ptr_not_equal(pa->labels, pc->labels);
-  assert_ptr_not_equal(pa->ports, pc->ports);
-  assert_ptr_equal(pa->service_account, pc->service_account);
-  /* Two label sets, two port lists, "web-sa", "shop". */
-  assert_int_equal(sb_pool_count(pool), 6);
+  assert_ptr_not_equal(pa->shape, pc->shape);
+  assert_int_equal(sb_pool_count(pool), 2);
   printf("shared pod: %zu bytes of its own instead of %zu; pool %zu bytes "
          "for 3 pods\n", sb_obj_size(a), size, sb_pool_bytes(pool));
 
@@ -457,11 +457,11 @@ static void pods_share_what_they_repeat(void **state) {
   assert_int_equal(sb_obj_share(&a, pool), 0);
   assert_ptr_equal(a, before);
 
-  /* The last pod of a ReplicaSet takes its blocks along. */
+  /* The last pod of a ReplicaSet takes its block along. */
   sb_obj_free(c);
-  assert_int_equal(sb_pool_count(pool), 4);
+  assert_int_equal(sb_pool_count(pool), 1);
   sb_obj_free(b);
-  assert_int_equal(sb_pool_count(pool), 4);
+  assert_int_equal(sb_pool_count(pool), 1);
   /* The pool may go first: a's blocks stay valid until a goes. */
   sb_pool_free(pool);
   same_pod((const sb_pod *) a, (const sb_pod *) ra);
@@ -502,7 +502,7 @@ static void smi_objects_are_small_too(void **state) {
             sizeof("other") + sizeof("r") + sizeof("m1") + sizeof("m2");
   assert_int_equal(sb_obj_size(o),
                    arena_overhead() + A8(sizeof(sb_traffic_target)) +
-                   A8(strings) + A8(sizeof(sb_subject)) +
+                   A8(sizeof(sb_obj_meta)) + A8(strings) + A8(sizeof(sb_subject)) +
                    A8(sizeof(sb_tt_rule)) + A8(2 * sizeof(char *)));
   printf("TrafficTarget (1 source, 1 rule): %zu bytes\n", sb_obj_size(o));
   sb_obj_free(o);

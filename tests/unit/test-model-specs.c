@@ -104,7 +104,7 @@ static void the_old_group_is_an_alias(void **state) {
              "'kind':'HTTPRouteGroup'," META ",'matches':[{'name':'all',"
              "'pathRegex':'.*','methods':['*']}]}", 0);
   assert_int_equal(g->obj.version, 1);
-  assert_string_equal(g->obj.api_version, "spec.smi-spec.io/v1alpha1");
+  assert_string_equal(g->obj.meta->api_version, "spec.smi-spec.io/v1alpha1");
   assert_int_equal(g->nmatches, 1);
   sb_obj_free(&g->obj);
   r = (sb_port_route *) ok("{'apiVersion':'spec.smi-spec.io/v1alpha1',"

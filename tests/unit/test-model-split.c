@@ -51,7 +51,7 @@ static void v1alpha1_weights_are_quantities(void **state) {
                 "{'service':'two','weight':'100m'},"
                 "{'service':'three','weight':'1500m'}]}"), 0);
   assert_int_equal(ts->obj.version, 1);
-  assert_string_equal(ts->obj.api_version, "split.smi-spec.io/v1alpha1");
+  assert_string_equal(ts->obj.meta->api_version, "split.smi-spec.io/v1alpha1");
   assert_string_equal(ts->obj.name, "web");
   assert_string_equal(ts->obj.ns, "shop");
   assert_string_equal(ts->service, "numbers");
@@ -472,12 +472,12 @@ static void real_clients(void **state) {
   j = test_fixture("model", "flagger-linkerd-v1alpha1.json");
   sb_diags_init(&d);
   assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
-  assert_string_equal(o->uid, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60");
+  assert_string_equal(o->meta->uid, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60");
   assert_string_equal(o->resource_version, "184467");
-  assert_string_equal(o->creation_timestamp, "2024-03-02T10:15:00Z");
-  assert_int_equal(o->generation, 7);
-  assert_null(o->file);
-  assert_int_equal(o->line, 0);
+  assert_string_equal(o->meta->creation_timestamp, "2024-03-02T10:15:00Z");
+  assert_int_equal(o->meta->generation, 7);
+  assert_null(o->meta->file);
+  assert_int_equal(o->meta->line, 0);
   sb_obj_free(o);
   cJSON_Delete(j);
   sb_diags_free(&d);
@@ -547,8 +547,8 @@ static void errors_carry_lines(void **state) {
   assert_int_equal(sb_doc_parse("good.yaml", good, sizeof(good) - 1, &lim,
                                 on_doc, &l, &l.diags), 0);
   assert_int_equal(l.rc, 0);
-  assert_string_equal(l.obj->file, "good.yaml");
-  assert_int_equal(l.obj->line, 2);
+  assert_string_equal(l.obj->meta->file, "good.yaml");
+  assert_int_equal(l.obj->meta->line, 2);
   assert_int_equal(((sb_traffic_split *) l.obj)->backends[0].line, 8);
   assert_int_equal(((sb_traffic_split *) l.obj)->backends[0].weight_milli,
                    500);

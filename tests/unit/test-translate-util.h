@@ -10,6 +10,7 @@
 #ifndef SB_TEST_TRANSLATE_UTIL_H
 #define SB_TEST_TRANSLATE_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,23 @@ static inline size_t tu_split(sb_arena *a, const char *s, char sep,
   return n;
 }
 
+/* The object's meta, writable: tu_obj gives every object its own. */
+static inline sb_obj_meta *tu_m(const sb_obj *o) {
+  return (sb_obj_meta *) (uintptr_t) o->meta;
+}
+
 static inline void *tu_obj(sb_kind kind, size_t size, const char *ns,
                     const char *name) {
   sb_arena *a = sb_arena_new(1024);
   sb_obj *o;
+  sb_obj_meta *m;
 
   assert_non_null(a);
   o = sb_arena_alloc(a, size);
   assert_non_null(o);
+  m = sb_arena_alloc(a, sizeof(*m));
+  assert_non_null(m);
+  o->meta = m;
   o->kind = kind;
   o->version = 1;
   o->arena = a;
@@ -54,21 +64,21 @@ static inline void *tu_obj(sb_kind kind, size_t size, const char *ns,
   o->name = sb_arena_strdup(a, name);
   switch (kind) {
   case SB_KIND_TRAFFIC_SPLIT:
-    o->api_version = "split.smi-spec.io/v1alpha4";
+    m->api_version = "split.smi-spec.io/v1alpha4";
     o->version = 4;
     break;
   case SB_KIND_HTTP_ROUTE_GROUP:
   case SB_KIND_TCP_ROUTE:
   case SB_KIND_UDP_ROUTE:
-    o->api_version = "specs.smi-spec.io/v1alpha4";
+    m->api_version = "specs.smi-spec.io/v1alpha4";
     o->version = 4;
     break;
   case SB_KIND_TRAFFIC_TARGET:
-    o->api_version = "access.smi-spec.io/v1alpha3";
+    m->api_version = "access.smi-spec.io/v1alpha3";
     o->version = 3;
     break;
   default:
-    o->api_version = "v1";
+    m->api_version = "v1";
     break;
   }
   return o;
@@ -80,8 +90,8 @@ static inline const char *tu_str(const sb_obj *o, const char *s) {
 
 static inline void tu_meta(sb_obj *o, const char *uid,
                            const char *created) {
-  o->uid = uid ? tu_str(o, uid) : NULL;
-  o->creation_timestamp = created ? tu_str(o, created) : NULL;
+  tu_m(o)->uid = uid ? tu_str(o, uid) : NULL;
+  tu_m(o)->creation_timestamp = created ? tu_str(o, created) : NULL;
 }
 
 /* labels "k=v,k2=v2" */
@@ -107,20 +117,24 @@ static inline sb_pod *tu_pod(const char *ns, const char *name,
                              const char *sa, const char *phase,
                              const char *labels, const char *ports) {
   sb_pod *p = tu_obj(SB_KIND_POD, sizeof(*p), ns, name);
+  sb_pod_shape *sh = sb_arena_alloc(p->obj.arena, sizeof(*sh));
   char *parts[32];
   size_t i, n;
 
-  p->service_account = tu_str(&p->obj, sa ? sa : "default");
-  p->phase = phase ? tu_str(&p->obj, phase) : NULL;
-  tu_kvs(&p->obj, labels, &p->labels, &p->nlabels);
+  assert_non_null(sh);
+  p->shape = sh;
+  sh->service_account = tu_str(&p->obj, sa ? sa : "default");
+  sh->phase = phase ? tu_str(&p->obj, phase) : NULL;
+  tu_kvs(&p->obj, labels, &sh->labels, &n);
+  sh->nlabels = (uint32_t) n;
   n = tu_split(p->obj.arena, ports, ',', parts, 32);
-  p->ports = sb_arena_alloc(p->obj.arena, (n ? n : 1) * sizeof(*p->ports));
-  assert_non_null(p->ports);
+  sh->ports = sb_arena_alloc(p->obj.arena, (n ? n : 1) * sizeof(*sh->ports));
+  assert_non_null(sh->ports);
   for (i = 0; i < n; i++) {
-    p->ports[i].protocol = "TCP";
-    p->ports[i].port = (int32_t) strtol(parts[i], NULL, 10);
+    sh->ports[i].protocol = "TCP";
+    sh->ports[i].port = (int32_t) strtol(parts[i], NULL, 10);
   }
-  p->nports = n;
+  sh->nports = (uint32_t) n;
   return p;
 }
 
