@@ -154,7 +154,8 @@ static int add_item(struct load *ld, cJSON *item, const sb_doc *doc) {
     rc = sb_diags_add(ld->diags, SB_DIAG_ERROR, SB_REASON_INVALID, &loc,
                       NULL, "duplicate %s %s/%s (first defined at %s:%d); "
                       "this one is ignored", sb_kind_name(obj->kind),
-                      obj->ns, obj->name, prev->meta->file ? prev->meta->file : "?",
+                      obj->ns, obj->name,
+                      prev->meta->file ? prev->meta->file : "?",
                       prev->meta->line);
     sb_obj_free(obj);
     return rc;

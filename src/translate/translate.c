@@ -283,7 +283,8 @@ static int owner_cmp(const void *a, const void *b) {
   const sb_obj *x = *(const sb_obj *const *) a;
   const sb_obj *y = *(const sb_obj *const *) b;
   int c = strcmp(x->name, y->name);
-  return c ? c : strcmp(x->meta->uid ? x->meta->uid : "", y->meta->uid ? y->meta->uid : "");
+  return c ? c : strcmp(x->meta->uid ? x->meta->uid : "",
+                        y->meta->uid ? y->meta->uid : "");
 }
 
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
@@ -361,7 +362,8 @@ static int older(const sb_obj *a, const sb_obj *b) {
   if (!a->meta->creation_timestamp && b->meta->creation_timestamp)
     return 0;
   if (a->meta->creation_timestamp &&
-      (c = strcmp(a->meta->creation_timestamp, b->meta->creation_timestamp)) != 0)
+      (c = strcmp(a->meta->creation_timestamp,
+                  b->meta->creation_timestamp)) != 0)
     return c < 0;
   return strcmp(a->name, b->name) < 0;
 }

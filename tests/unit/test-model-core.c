@@ -410,7 +410,8 @@ static void same_pod(const sb_pod *a, const sb_pod *b) {
   for (i = 0; i < a->shape->nports; i++) {
     assert_int_equal(a->shape->ports[i].port, b->shape->ports[i].port);
     assert_string_equal(a->shape->ports[i].name, b->shape->ports[i].name);
-    assert_string_equal(a->shape->ports[i].protocol, b->shape->ports[i].protocol);
+    assert_string_equal(a->shape->ports[i].protocol,
+                        b->shape->ports[i].protocol);
   }
 }
 
@@ -502,7 +503,8 @@ static void smi_objects_are_small_too(void **state) {
             sizeof("other") + sizeof("r") + sizeof("m1") + sizeof("m2");
   assert_int_equal(sb_obj_size(o),
                    arena_overhead() + A8(sizeof(sb_traffic_target)) +
-                   A8(sizeof(sb_obj_meta)) + A8(strings) + A8(sizeof(sb_subject)) +
+                   A8(sizeof(sb_obj_meta)) + A8(strings) +
+                   A8(sizeof(sb_subject)) +
                    A8(sizeof(sb_tt_rule)) + A8(2 * sizeof(char *)));
   printf("TrafficTarget (1 source, 1 rule): %zu bytes\n", sb_obj_size(o));
   sb_obj_free(o);
