@@ -58,15 +58,28 @@ typedef struct sb_kv {
 
 /* What an object read from the API or a file carries besides its name:
  * reported (involvedObject, owner references) or kept for messages, but
- * never needed to cache a Pod, so cached pods share one empty instance. */
+ * never needed to cache a Pod, so cached pods share one empty instance.
+ * The uid and creationTimestamp are kept as numbers (a tenth of an SMI
+ * object as text): read them with sb_obj_uid and `created`. */
 typedef struct sb_obj_meta {
   const char *api_version;  /* as read: "split.smi-spec.io/v1alpha1" */
-  const char *uid;          /* NULL when absent (offline input) */
-  const char *creation_timestamp; /* RFC 3339 or NULL; sorts as text */
-  int64_t generation;
   const char *file;         /* source file (offline) or NULL */
+  int64_t generation;
+  int64_t created;          /* creationTimestamp, seconds since 1970 UTC;
+                               valid when has_created */
+  union {
+    unsigned char bin[16];  /* SB_UID_BINARY: a lower-case UUID */
+    const char *text;       /* SB_UID_TEXT: any other uid, as read */
+  } uid;
   int line;                 /* first line of the object in file, or 0 */
+  unsigned char uid_form;   /* SB_UID_NONE (offline input), _BINARY, _TEXT */
+  unsigned char has_created;
 } sb_obj_meta;
+
+enum { SB_UID_NONE = 0, SB_UID_BINARY = 1, SB_UID_TEXT = 2 };
+
+/* Room for a uid written out (a UUID and its NUL). */
+#define SB_UID_BUF 37
 
 /* Common header: every model struct starts with it (cast freely). Small on
  * purpose: tens of thousands of pods are cached, each with this header. */
@@ -264,6 +277,16 @@ size_t sb_pool_count(const sb_pool *p);
  * the shared form (the old one is freed). 0, or SB_ENOMEM with *obj
  * unchanged. Any other object, or a pod already shared: 0, unchanged. */
 int sb_obj_share(sb_obj **obj, sb_pool *pool);
+
+/* The object's uid as text: buf (a UUID written out) or the uid as read;
+ * NULL when it has none. */
+const char *sb_obj_uid(const sb_obj *obj, char buf[SB_UID_BUF]);
+/* Sets m's uid from text: 16 bytes for a lower-case UUID, else text
+ * itself (not copied: it must live as long as m). NULL clears it. */
+void sb_obj_meta_set_uid(sb_obj_meta *m, const char *text);
+/* An RFC 3339 time ("2024-03-02T10:15:00Z", fractions and offsets
+ * allowed) as seconds since 1970 UTC: 0, or SB_EINVAL. */
+int sb_time_parse(const char *s, int64_t *out);
 
 /* A diagnostic location for an object (file, line, kind, ns, name). */
 sb_diag_loc sb_obj_loc(const sb_obj *obj);

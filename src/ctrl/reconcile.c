@@ -367,8 +367,9 @@ int sb_reconcile(const sb_cache *c, const sb_key *key,
     plan->src_api_version = dup(iv->api_version, &ok);
     plan->src_uid = dup(iv->uid, &ok);
   } else if (src) {
+    char uid[SB_UID_BUF];
     plan->src_api_version = dup(src->meta->api_version, &ok);
-    plan->src_uid = dup(src->meta->uid, &ok);
+    plan->src_uid = dup(sb_obj_uid(src, uid), &ok);
   }
   if (!ok)
     return SB_ENOMEM;

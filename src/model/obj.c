@@ -5,9 +5,11 @@
  * one exception is a pod sb_obj_share made (pool.c): one allocation, no
  * arena.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "parse.h"
+#include "sb/err.h"
 
 static const char *const kind_names[SB_KIND__COUNT] = {
   [SB_KIND_UNKNOWN] = "",
@@ -67,4 +69,129 @@ size_t sb_obj_size(const sb_obj *obj) {
   if (!obj)
     return 0;
   return obj->arena ? sb_arena_size(obj->arena) : sb__obj_own_size(obj);
+}
+
+/* ---- uid and creationTimestamp ------------------------------------------- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;  /* upper case too: only the canonical form is packed */
+}
+
+/* A lower-case 8-4-4-4-12 UUID into 16 bytes (it prints back the same). */
+static int uuid_pack(const char *s, unsigned char out[16]) {
+  size_t i, j = 0;
+  int hi, lo;
+
+  if (strlen(s) != 36)
+    return 0;
+  for (i = 0; i < 36;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i++] != '-')
+        return 0;
+      continue;
+    }
+    hi = hexval(s[i]);
+    lo = hexval(s[i + 1]);
+    if (hi < 0 || lo < 0)
+      return 0;
+    out[j++] = (unsigned char) (hi << 4 | lo);
+    i += 2;
+  }
+  return 1;
+}
+
+void sb_obj_meta_set_uid(sb_obj_meta *m, const char *text) {
+  memset(&m->uid, 0, sizeof(m->uid));
+  m->uid_form = SB_UID_NONE;
+  if (!text)
+    return;
+  if (uuid_pack(text, m->uid.bin)) {
+    m->uid_form = SB_UID_BINARY;
+    return;
+  }
+  m->uid.text = text;
+  m->uid_form = SB_UID_TEXT;
+}
+
+const char *sb_obj_uid(const sb_obj *obj, char buf[SB_UID_BUF]) {
+  const unsigned char *b;
+
+  if (!obj || obj->meta->uid_form == SB_UID_NONE)
+    return NULL;
+  if (obj->meta->uid_form == SB_UID_TEXT)
+    return obj->meta->uid.text;
+  b = obj->meta->uid.bin;
+  snprintf(buf, SB_UID_BUF,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+           "%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+           b[11], b[12], b[13], b[14], b[15]);
+  return buf;
+}
+
+/* n decimal digits at *s. */
+static int digits(const char **s, int n, int *out) {
+  int v = 0;
+
+  while (n--) {
+    if (**s < '0' || **s > '9')
+      return 0;
+    v = v * 10 + (*(*s)++ - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+  int64_t era, yoe, doy, doe;
+
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int sb_time_parse(const char *s, int64_t *out) {
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+
+  if (!s || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) ||
+      *s++ != '-' || !digits(&s, 2, &d) || (*s != 'T' && *s != 't'))
+    return SB_EINVAL;
+  s++;
+  if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) ||
+      *s++ != ':' || !digits(&s, 2, &sec))
+    return SB_EINVAL;
+  if (*s == '.') {  /* fractions of a second: sorted as the second */
+    s++;
+    if (*s < '0' || *s > '9')
+      return SB_EINVAL;
+    while (*s >= '0' && *s <= '9')
+      s++;
+  }
+  if (*s == 'Z' || *s == 'z') {
+    s++;
+  } else if (*s == '+' || *s == '-') {
+    sign = *s++ == '-' ? -1 : 1;
+    if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) ||
+        oh > 23 || om > 59)
+      return SB_EINVAL;
+  } else {
+    return SB_EINVAL;
+  }
+  if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+      (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))) ||
+      h > 23 || mi > 59 || sec > 60)
+    return SB_EINVAL;
+  *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+         sign * (oh * 3600 + om * 60);
+  return 0;
 }

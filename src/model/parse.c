@@ -675,7 +675,7 @@ static const char *home_of(sb_kind k, const char **last) {
 /* ---- metadata ------------------------------------------------------------ */
 
 /* The meta of every cached pod: only the apiVersion is known. */
-static const sb_obj_meta pod_meta = {"v1", NULL, NULL, 0, NULL, 0};
+static const sb_obj_meta pod_meta = {"v1", NULL, 0, 0, {{0}}, 0, 0, 0};
 
 const sb_obj_meta *sb__pod_meta(void) {
   return &pod_meta;
@@ -720,13 +720,24 @@ sb_obj *sb__obj_new(sb__pctx *c, const cJSON *json, size_t size) {
   c->ns = o->ns;
 
   s = sb__get_str(c, meta, "metadata", "uid", 0);
-  if (m && !compact)
-    m->uid = sb__str(c, s);
+  if (m && !compact && s) {
+    /* A UUID (what the API server hands out) is kept in 16 bytes. */
+    sb_obj_meta_set_uid(m, s);
+    if (m->uid_form == SB_UID_TEXT)
+      m->uid.text = sb__str(c, s);
+  }
   s = sb__get_str(c, meta, "metadata", "resourceVersion", 0);
   o->resource_version = sb__str(c, s);
   s = sb__get_str(c, meta, "metadata", "creationTimestamp", 0);
-  if (m && !compact)
-    m->creation_timestamp = sb__str(c, s);
+  if (m && !compact && s) {
+    if (sb_time_parse(s, &m->created) == 0)
+      m->has_created = 1;
+    else
+      sb__warn(c, sb__get(meta, "creationTimestamp"),
+               "metadata.creationTimestamp",
+               "is not an RFC 3339 time; ignored (the object sorts as "
+               "the newest when names are claimed)");
+  }
 
   n = sb__get(meta, "generation");
   if (n && !sb__is_int(n, 0, INT64_MAX / 2, &gen))

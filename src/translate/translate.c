@@ -282,9 +282,10 @@ int sb__jadd_unique(sb__tx *t, cJSON *arr, cJSON *item) {
 static int owner_cmp(const void *a, const void *b) {
   const sb_obj *x = *(const sb_obj *const *) a;
   const sb_obj *y = *(const sb_obj *const *) b;
+  char bx[SB_UID_BUF], by[SB_UID_BUF];
   int c = strcmp(x->name, y->name);
-  return c ? c : strcmp(x->meta->uid ? x->meta->uid : "",
-                        y->meta->uid ? y->meta->uid : "");
+
+  return c ? c : strcmp(sb_obj_uid(x, bx), sb_obj_uid(y, by));
 }
 
 cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
@@ -323,7 +324,7 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
     sb__jstr(t, annotations, SB_LABEL_SOURCE_NAME, t->key->name);
 
   for (i = 0; i < nowners; i++)
-    nuid += owners[i]->meta->uid != NULL;
+    nuid += owners[i]->meta->uid_form != SB_UID_NONE;
   if (nuid) {
     sorted = malloc(nuid * sizeof(*sorted));
     if (!sorted) {
@@ -331,16 +332,17 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
       return o;
     }
     for (i = 0, nuid = 0; i < nowners; i++)
-      if (owners[i]->meta->uid)
+      if (owners[i]->meta->uid_form != SB_UID_NONE)
         sorted[nuid++] = owners[i];
     qsort(sorted, nuid, sizeof(*sorted), owner_cmp);
     refs = sb__jarr(t, meta, "ownerReferences");
     for (i = 0; i < nuid; i++) {
       cJSON *r = sb__jobj(t, refs, NULL);
+      char uid[SB_UID_BUF];
       sb__jstr(t, r, "apiVersion", sorted[i]->meta->api_version);
       sb__jstr(t, r, "kind", sb_kind_name(sorted[i]->kind));
       sb__jstr(t, r, "name", sorted[i]->name);
-      sb__jstr(t, r, "uid", sorted[i]->meta->uid);
+      sb__jstr(t, r, "uid", sb_obj_uid(sorted[i], uid));
       /* Kubernetes allows one controller; shared objects get none. */
       if (controller && nowners == 1)
         sb__jbool(t, r, "controller", 1);
@@ -353,18 +355,14 @@ cJSON *sb__object(sb__tx *t, const char *api_version, const char *kind,
 /* ---- TrafficSplit checks shared by every mesh --------------------------- */
 
 /* Is a older than b (creationTimestamp, then name; objects without a
- * timestamp after those with one)? RFC 3339 UTC sorts as text. */
+ * timestamp after those with one)? */
 static int older(const sb_obj *a, const sb_obj *b) {
-  int c;
+  const sb_obj_meta *x = a->meta, *y = b->meta;
 
-  if (a->meta->creation_timestamp && !b->meta->creation_timestamp)
-    return 1;
-  if (!a->meta->creation_timestamp && b->meta->creation_timestamp)
-    return 0;
-  if (a->meta->creation_timestamp &&
-      (c = strcmp(a->meta->creation_timestamp,
-                  b->meta->creation_timestamp)) != 0)
-    return c < 0;
+  if (x->has_created != y->has_created)
+    return x->has_created;
+  if (x->has_created && x->created != y->created)
+    return x->created < y->created;
   return strcmp(a->name, b->name) < 0;
 }
 

@@ -122,6 +122,7 @@ static void smi_without_a_group_is_an_error(void **state) {
 }
 
 static void metadata(void **state) {
+  char uid[SB_UID_BUF];
   sb_obj *o;
 
   (void) state;
@@ -134,9 +135,12 @@ static void metadata(void **state) {
   assert_string_equal(o->meta->api_version, "v1");
   assert_string_equal(o->name, "web");
   assert_string_equal(o->ns, "shop");
-  assert_string_equal(o->meta->uid, "u-1");
+  /* Not a UUID: kept as text. */
+  assert_int_equal(o->meta->uid_form, SB_UID_TEXT);
+  assert_string_equal(sb_obj_uid(o, uid), "u-1");
   assert_string_equal(o->resource_version, "42");
-  assert_string_equal(o->meta->creation_timestamp, "2024-01-02T03:04:05Z");
+  assert_true(o->meta->has_created);
+  assert_int_equal(o->meta->created, 1704164645);  /* date -d ... +%s */
   assert_int_equal(o->meta->generation, 3);
   assert_null(o->meta->file);
   assert_int_equal(o->meta->line, 0);
@@ -147,9 +151,9 @@ static void metadata(void **state) {
   o = ok("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
          "'name':'web'}}", 0);
   assert_string_equal(o->ns, "");
-  assert_null(o->meta->uid);
+  assert_null(sb_obj_uid(o, uid));
   assert_null(o->resource_version);
-  assert_null(o->meta->creation_timestamp);
+  assert_false(o->meta->has_created);
   assert_int_equal(o->meta->generation, 0);
   sb_obj_free(o);
 
@@ -166,6 +170,96 @@ static void metadata(void **state) {
       "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and "
       "'.', starting and ending with a letter or digit, at most 253 "
       "characters (got \"a..b\")");
+}
+
+/* uids: the API server's UUIDs are packed into 16 bytes and read back
+ * exactly; anything else (upper case, other lengths) stays text. */
+static void uids_and_times(void **state) {
+  static const struct {
+    const char *in;
+    int ok;
+    int64_t want;
+  } times[] = {
+    {"1970-01-01T00:00:00Z", 1, 0},
+    {"2024-01-02T03:04:05Z", 1, 1704164645},
+    {"2024-02-29T12:00:00Z", 1, 1709208000},      /* leap year */
+    {"2024-01-02T03:04:05.123456Z", 1, 1704164645},
+    {"2024-01-02T05:04:05+02:00", 1, 1704164645},
+    {"2024-01-01T22:04:05-05:00", 1, 1704164645},
+    {"1969-12-31T23:59:59Z", 1, -1},
+    {"2100-03-01T00:00:00Z", 1, 4107542400},
+    {"2023-02-29T00:00:00Z", 0, 0},               /* not a leap year */
+    {"1900-02-29T00:00:00Z", 0, 0},
+    {"2024-04-31T00:00:00Z", 0, 0},
+    {"2024-13-01T00:00:00Z", 0, 0},
+    {"2024-01-02 03:04:05Z", 0, 0},
+    {"2024-01-02T03:04:05", 0, 0},                /* no zone */
+    {"2024-01-02T03:04:05.Z", 0, 0},
+    {"2024-01-02T24:00:00Z", 0, 0},
+    {"2024-01-02T03:04:05Zjunk", 0, 0},
+    {"2024-1-02T03:04:05Z", 0, 0},
+    {"", 0, 0},
+  };
+  sb_obj_meta m;
+  sb_obj o;
+  char buf[SB_UID_BUF];
+  int64_t t;
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+    t = 42;
+    assert_int_equal(sb_time_parse(times[i].in, &t) == 0, times[i].ok);
+    if (times[i].ok)
+      assert_int_equal(t, times[i].want);
+  }
+  assert_int_equal(sb_time_parse(NULL, &t), SB_EINVAL);
+
+  memset(&m, 0, sizeof(m));
+  memset(&o, 0, sizeof(o));
+  o.meta = &m;
+  sb_obj_meta_set_uid(&m, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60");
+  assert_int_equal(m.uid_form, SB_UID_BINARY);
+  assert_string_equal(sb_obj_uid(&o, buf),
+                      "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60");
+  sb_obj_meta_set_uid(&m, "00000000-0000-4000-8000-000000000001");
+  assert_string_equal(sb_obj_uid(&o, buf),
+                      "00000000-0000-4000-8000-000000000001");
+  /* Upper case would not read back the same: text. */
+  sb_obj_meta_set_uid(&m, "0B7F4D6E-5A1C-4F3B-8E2D-7C9A1B3E5F60");
+  assert_int_equal(m.uid_form, SB_UID_TEXT);
+  assert_string_equal(sb_obj_uid(&o, buf),
+                      "0B7F4D6E-5A1C-4F3B-8E2D-7C9A1B3E5F60");
+  sb_obj_meta_set_uid(&m, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f6");  /* 35 */
+  assert_int_equal(m.uid_form, SB_UID_TEXT);
+  sb_obj_meta_set_uid(&m, "0b7f4d6e_5a1c-4f3b-8e2d-7c9a1b3e5f60");
+  assert_int_equal(m.uid_form, SB_UID_TEXT);
+  sb_obj_meta_set_uid(&m, "0b7f4d6e-5a1c-4f3b-8e2d-7c9a1b3e5f60x");
+  assert_int_equal(m.uid_form, SB_UID_TEXT);
+  sb_obj_meta_set_uid(&m, NULL);
+  assert_int_equal(m.uid_form, SB_UID_NONE);
+  assert_null(sb_obj_uid(&o, buf));
+}
+
+/* A creationTimestamp that is not a time is a warning, and the object
+ * is kept without one. */
+static void bad_creation_timestamp(void **state) {
+  sb_diags d;
+  sb_obj *o;
+  cJSON *j;
+
+  (void) state;
+  j = J("{'apiVersion':'v1','kind':'ServiceAccount','metadata':{"
+        "'name':'web','namespace':'shop','creationTimestamp':'yesterday'}}");
+  sb_diags_init(&d);
+  assert_int_equal(sb_model_parse(j, NULL, &o, &d), 0);
+  assert_int_equal(d.n, 1);
+  assert_int_equal(d.v[0].sev, SB_DIAG_WARNING);
+  assert_string_equal(d.v[0].path, "metadata.creationTimestamp");
+  assert_false(o->meta->has_created);
+  sb_obj_free(o);
+  sb_diags_free(&d);
+  cJSON_Delete(j);
 }
 
 static void services(void **state) {
@@ -241,6 +335,7 @@ static void services(void **state) {
 }
 
 static void pods_keep_only_what_identity_needs(void **state) {
+  char uid[SB_UID_BUF];
   sb_diags d;
   sb_obj *o;
   sb_pod *p;
@@ -256,8 +351,8 @@ static void pods_keep_only_what_identity_needs(void **state) {
   assert_string_equal(o->name, "web-7d9f8c6b5-x2k4p");
   assert_string_equal(o->ns, "shop");
   assert_string_equal(o->resource_version, "1843321");
-  assert_null(o->meta->uid);                /* not kept for pods */
-  assert_null(o->meta->creation_timestamp);
+  assert_null(sb_obj_uid(o, uid));          /* not kept for pods */
+  assert_false(o->meta->has_created);
   assert_int_equal(p->shape->nlabels, 4);
   assert_string_equal(p->shape->labels[0].key, "app");
   assert_string_equal(p->shape->labels[0].value, "web");
@@ -540,6 +635,8 @@ int main(void) {
     cmocka_unit_test(not_ours_is_skipped_quietly),
     cmocka_unit_test(smi_without_a_group_is_an_error),
     cmocka_unit_test(metadata),
+    cmocka_unit_test(uids_and_times),
+    cmocka_unit_test(bad_creation_timestamp),
     cmocka_unit_test(services),
     cmocka_unit_test(pods_keep_only_what_identity_needs),
     cmocka_unit_test(a_pod_is_one_small_allocation),

@@ -90,8 +90,10 @@ static inline const char *tu_str(const sb_obj *o, const char *s) {
 
 static inline void tu_meta(sb_obj *o, const char *uid,
                            const char *created) {
-  tu_m(o)->uid = uid ? tu_str(o, uid) : NULL;
-  tu_m(o)->creation_timestamp = created ? tu_str(o, created) : NULL;
+  sb_obj_meta_set_uid(tu_m(o), uid ? tu_str(o, uid) : NULL);
+  tu_m(o)->has_created = created != NULL;
+  if (created)
+    assert_int_equal(sb_time_parse(created, &tu_m(o)->created), 0);
 }
 
 /* labels "k=v,k2=v2" */
