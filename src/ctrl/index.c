@@ -11,20 +11,35 @@
  *   T/<ns>/<sa>            TrafficTargets whose destination is ns/sa
  *
  * Size is what shaped it: the controller keeps this graph for every SMI
- * object (some 40,000 edges for 10,000 objects), so it holds no selector
+ * object (some 37,000 edges for 10,000 objects), so it holds no selector
  * strings. A selector is its 64-bit hash (sb_hash over the type and the
  * NUL-terminated parts). Two selectors that collide would only make a
  * change of one re-run the keys of the other as well -- a spurious
  * reconcile, which is harmless, and at 2^-64 per pair never seen; a
  * dependency is never lost.
  *
- *   - A key is one allocation: its id, its selectors (sorted, unique) and
- *     for each the key's slot in that selector's list, then its string.
- *     The key string is what sb_index_affected reports and what the keys
- *     map borrows; ids are small integers reused after a remove.
- *   - Selectors live in an open-addressing table of 24-byte slots (hash,
- *     count, and the key ids reaching it: inline while there is one, which
- *     is most selectors, else an array).
+ *   - A key is one allocation: its id, the hash of its string, its
+ *     selectors (sorted, unique) and for each the key's slot in that
+ *     selector's list, then its string. The key string is what
+ *     sb_index_affected reports; ids are small integers reused after a
+ *     remove, and ix->ids.v finds the node of one.
+ *   - Keys are found by string through an open-addressing table of key
+ *     ids, 4 bytes a slot: a probe compares the hash kept in the node
+ *     before the string, and growing reads no string at all. (The generic
+ *     sb_hmap took 24 bytes a slot for a string pointer and a value the
+ *     node already has.)
+ *   - Selectors live in an open-addressing table of 16-byte slots: hash,
+ *     count, and either the one key id reaching it (most selectors) or
+ *     the number of its id list in a side array (the few that several
+ *     keys share: a namespace, a ServiceAccount, a backend Service).
+ *
+ * For 10,000 objects as tests/bench/memory.py makes them (6,667 keys;
+ * 23,655 selectors, 320 of them shared; 36,669 edges) the index holds
+ * 1.61 MB of heap: 32,768 selector slots (512 KiB), 16,384 key slots
+ * (64 KiB), the nodes (833 KiB in 128-byte blocks), the id array
+ * (64 KiB) and the lists (76 KiB). With 24-byte selector slots, an
+ * sb_hmap for the keys (384 KiB) and a stack of free ids sized with the
+ * ids it was 2.25 MB.
  *
  * Replacing a key's dependencies costs O(its degree), however many keys
  * share a selector (every TrafficTarget of a namespace reading "N/ns",
@@ -43,7 +58,7 @@
 #include <string.h>
 
 #include "sb/err.h"
-#include "sb/hmap.h"
+#include "sb/hmap.h"  /* sb_hash */
 
 /* Header, the key string (padded to 8), then uint64_t sel[n] and
  * uint32_t pos[n]: the string stays put when n changes. */
@@ -51,29 +66,38 @@ typedef struct keynode {
   uint32_t id;
   uint32_t n;
   uint32_t len;
-  uint32_t pad_;
+  uint32_t hash;               /* key_hash of the string */
 } keynode;
 
+/* 16 bytes: this table is the largest part of the index. */
 typedef struct selslot {
   uint64_t h;                  /* 0: empty slot */
   uint32_t n;                  /* keys reaching it */
-  uint32_t cap;                /* 1: the id is inline in one */
-  union {
-    uint32_t one;
-    uint32_t *v;
-  } k;
+  uint32_t x;                  /* n == 1: the key's id, else its list's
+                                  number in ix->lists */
 } selslot;
 
-struct sb_index {
-  sb_hmap *keys;               /* key string -> keynode (keys borrowed) */
-  keynode **byid;              /* id -> keynode, NULL when free */
-  uint32_t nids;               /* ids handed out so far */
-  uint32_t capids;
-  uint32_t *freeids;           /* ids to reuse */
+/* Small numbers, reused once given back: key ids (v: keynode *) and the
+ * lists of shared selectors (v: uint32_t *, the list's capacity then its
+ * ids). v[i] is NULL while i is free. */
+typedef struct pool {
+  void **v;
+  uint32_t n;                  /* handed out so far */
+  uint32_t cap;
+  uint32_t *free;              /* numbers to reuse, grown as they come */
   uint32_t nfree;
+  uint32_t capfree;
+} pool;
+
+struct sb_index {
+  uint32_t *keys;              /* id + 1 by key_hash, 0: empty slot */
+  size_t nkeyslots;            /* a power of two, or 0 */
+  size_t nkeys;
+  pool ids;                    /* id -> keynode */
   selslot *sels;               /* power-of-two slots, or NULL */
   size_t nsels;                /* slots */
   size_t usedsels;
+  pool lists;                  /* selslot.x -> the ids of a shared one */
 };
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t) 7u)
@@ -88,6 +112,10 @@ static uint64_t *kn_sel(keynode *kn) {
 
 static uint32_t *kn_pos(keynode *kn) {
   return (uint32_t *) (void *) (kn_sel(kn) + kn->n);
+}
+
+static keynode *kn_of(const sb_index *ix, uint32_t id) {
+  return ix->ids.v[id];
 }
 
 /* Selector hashes of one key (or one change), gathered before the graph is
@@ -209,11 +237,130 @@ int sb_index_key_parse(char *s, sb_key *k) {
   return 0;
 }
 
-/* ---- the selector table ------------------------------------------------ */
+/* ---- numbers ------------------------------------------------------------ */
 
-/* Linear probing, at most 3/4 full, deletion by shifting back (no
- * tombstones): a slot moving does not matter to anyone, since keys
- * remember their place in a selector's list, not the selector's slot. */
+static int pool_take(pool *p, uint32_t *i) {
+  if (p->nfree) {
+    *i = p->free[--p->nfree];
+    return 0;
+  }
+  if (p->n == UINT32_MAX)  /* a key's id + 1 must fit the key table */
+    return SB_ENOMEM;
+  if (p->n == p->cap) {
+    uint32_t cap = !p->cap ? 64
+                 : p->cap > UINT32_MAX / 2 ? UINT32_MAX : p->cap * 2;
+    void **v = realloc(p->v, cap * sizeof(*v));
+    if (!v)
+      return SB_ENOMEM;
+    p->v = v;
+    p->cap = cap;
+  }
+  *i = p->n;
+  p->v[p->n++] = NULL;
+  return 0;
+}
+
+/* Gives i back. The stack of free numbers grows only as numbers come
+ * back: an index that only grows, the usual case, needs none, where one
+ * sized with the ids would cost 4 bytes an id. Without memory to grow it,
+ * i is just never reused. */
+static void pool_put(pool *p, uint32_t i) {
+  p->v[i] = NULL;
+  if (p->nfree == p->capfree) {
+    uint32_t cap = p->capfree ? p->capfree * 2 : 16;
+    uint32_t *f;
+    if (cap < p->capfree)
+      return;
+    f = realloc(p->free, cap * sizeof(*f));
+    if (!f)
+      return;
+    p->free = f;
+    p->capfree = cap;
+  }
+  p->free[p->nfree++] = i;
+}
+
+static void pool_free(pool *p) {
+  uint32_t i;
+
+  for (i = 0; i < p->n; i++)
+    free(p->v[i]);
+  free(p->v);
+  free(p->free);
+}
+
+/* ---- the tables --------------------------------------------------------- */
+
+/* Both use linear probing, at most 3/4 full, deletion by shifting back (no
+ * tombstones). A selector slot moving does not matter to anyone, since
+ * keys remember their place in a selector's list, not the selector's slot;
+ * nothing points at a key slot. */
+
+static uint32_t key_hash(const char *key, size_t len) {
+  return (uint32_t) sb_hash(key, len);
+}
+
+/* The slot holding key, or NULL. */
+static uint32_t *key_find(const sb_index *ix, const char *key, size_t len,
+                          uint32_t h) {
+  size_t mask, i;
+
+  if (!ix->nkeyslots)
+    return NULL;
+  mask = ix->nkeyslots - 1;
+  for (i = h & mask; ix->keys[i]; i = (i + 1) & mask) {
+    keynode *kn = kn_of(ix, ix->keys[i] - 1);
+    if (kn->hash == h && kn->len == len && memcmp(kn_str(kn), key, len) == 0)
+      return &ix->keys[i];
+  }
+  return NULL;
+}
+
+/* Adds id, whose key is not there yet. */
+static int key_add(sb_index *ix, uint32_t id, uint32_t h) {
+  size_t mask, i, j;
+
+  if ((ix->nkeys + 1) * 4 > ix->nkeyslots * 3) {
+    size_t n = ix->nkeyslots ? ix->nkeyslots * 2 : 64;
+    uint32_t *t = calloc(n, sizeof(*t));
+
+    if (!t)
+      return SB_ENOMEM;
+    for (i = 0; i < ix->nkeyslots; i++) {
+      if (!ix->keys[i])
+        continue;
+      for (j = kn_of(ix, ix->keys[i] - 1)->hash & (n - 1); t[j];
+           j = (j + 1) & (n - 1))
+        ;
+      t[j] = ix->keys[i];
+    }
+    free(ix->keys);
+    ix->keys = t;
+    ix->nkeyslots = n;
+  }
+  mask = ix->nkeyslots - 1;
+  for (i = h & mask; ix->keys[i]; i = (i + 1) & mask)
+    ;
+  ix->keys[i] = id + 1;
+  ix->nkeys++;
+  return 0;
+}
+
+static void key_del(sb_index *ix, uint32_t *slot) {
+  size_t mask = ix->nkeyslots - 1, i = (size_t) (slot - ix->keys), j, home;
+
+  ix->keys[i] = 0;
+  ix->nkeys--;
+  /* Shift back every following entry that may not stay behind the hole. */
+  for (j = (i + 1) & mask; ix->keys[j]; j = (j + 1) & mask) {
+    home = kn_of(ix, ix->keys[j] - 1)->hash & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      ix->keys[i] = ix->keys[j];
+      ix->keys[j] = 0;
+      i = j;
+    }
+  }
+}
 
 static selslot *sel_find(const sb_index *ix, uint64_t h) {
   size_t mask, i;
@@ -246,6 +393,7 @@ static int sel_grow(sb_index *ix) {
   return 0;
 }
 
+/* The slot of h, added with no keys if it is not there. */
 static selslot *sel_get(sb_index *ix, uint64_t h) {
   selslot *s = sel_find(ix, h);
   size_t i;
@@ -257,9 +405,9 @@ static selslot *sel_get(sb_index *ix, uint64_t h) {
   for (i = h & (ix->nsels - 1); ix->sels[i].h; i = (i + 1) & (ix->nsels - 1))
     ;
   s = &ix->sels[i];
-  memset(s, 0, sizeof(*s));
   s->h = h;
-  s->cap = 1;
+  s->n = 0;
+  s->x = 0;
   ix->usedsels++;
   return s;
 }
@@ -280,58 +428,82 @@ static void sel_del(sb_index *ix, selslot *s) {
   }
 }
 
-static uint32_t *sel_ids(selslot *s) {
-  return s->cap == 1 ? &s->k.one : s->k.v;
+/* The ids reaching s (s->n of them, at least one). */
+static uint32_t *sel_ids(const sb_index *ix, selslot *s) {
+  return s->n == 1 ? &s->x : (uint32_t *) ix->lists.v[s->x] + 1;
 }
 
-/* Appends id; returns its slot in the list through *pos. */
-static int sel_push(selslot *s, uint32_t id, uint32_t *pos) {
-  if (s->n == s->cap) {
-    uint32_t cap = s->cap * 2;
-    uint32_t *v = malloc(cap * sizeof(*v));
+/* A list's first word is its capacity. It starts with room for 5 ids, 24
+ * bytes, which 64-bit glibc's smallest block holds anyway; each growth
+ * doubles the block. */
+#define LIST_FIRST 5
 
-    if (!v)
+/* Appends id; returns its slot in the list through *pos. */
+static int sel_push(sb_index *ix, selslot *s, uint32_t id, uint32_t *pos) {
+  uint32_t *l, x;
+
+  if (s->n == 0) {
+    s->x = id;
+  } else if (s->n == 1) {  /* a second key: the ids move to a list */
+    l = malloc((1 + LIST_FIRST) * sizeof(*l));
+    if (!l)
       return SB_ENOMEM;
-    memcpy(v, sel_ids(s), s->n * sizeof(*v));
-    if (s->cap > 1)
-      free(s->k.v);
-    s->k.v = v;
-    s->cap = cap;
+    if (pool_take(&ix->lists, &x)) {
+      free(l);
+      return SB_ENOMEM;
+    }
+    l[0] = LIST_FIRST;
+    l[1] = s->x;
+    l[2] = id;
+    ix->lists.v[x] = l;
+    s->x = x;
+  } else {
+    l = ix->lists.v[s->x];
+    if (s->n == l[0]) {  /* doubles, header included */
+      uint32_t cap;
+      if (l[0] >= UINT32_MAX / 2)
+        return SB_ENOMEM;
+      cap = l[0] * 2 + 1;
+      l = realloc(l, (1 + (size_t) cap) * sizeof(*l));
+      if (!l)
+        return SB_ENOMEM;
+      l[0] = cap;
+      ix->lists.v[s->x] = l;
+    }
+    l[1 + s->n] = id;
   }
-  *pos = s->n;
-  sel_ids(s)[s->n++] = id;
+  *pos = s->n++;
   return 0;
+}
+
+/* Takes the last id out of s (the caller has moved it where it belongs),
+ * and s out of the table when that was its only one. */
+static void sel_pop(sb_index *ix, selslot *s) {
+  uint32_t *l;
+
+  if (--s->n == 0) {
+    sel_del(ix, s);
+  } else if (s->n == 1) {  /* back inline: most lists shrink to one */
+    l = ix->lists.v[s->x];
+    pool_put(&ix->lists, s->x);
+    s->x = l[1];
+    free(l);
+  }
 }
 
 /* ---- the graph ---------------------------------------------------------- */
 
 sb_index *sb_index_new(void) {
-  sb_index *ix = calloc(1, sizeof(*ix));
-
-  if (!ix)
-    return NULL;
-  ix->keys = sb_hmap_new(0);
-  if (!ix->keys) {
-    free(ix);
-    return NULL;
-  }
-  return ix;
+  return calloc(1, sizeof(sb_index));
 }
 
 void sb_index_free(sb_index *ix) {
-  size_t i;
-
   if (!ix)
     return;
-  for (i = 0; i < ix->nids; i++)
-    free(ix->byid[i]);
-  for (i = 0; i < ix->nsels; i++)
-    if (ix->sels[i].h && ix->sels[i].cap > 1)
-      free(ix->sels[i].k.v);
+  pool_free(&ix->ids);
+  pool_free(&ix->lists);
   free(ix->sels);
-  free(ix->byid);
-  free(ix->freeids);
-  sb_hmap_free(ix->keys);
+  free(ix->keys);
   free(ix);
 }
 
@@ -362,53 +534,14 @@ static void key_unlink(sb_index *ix, keynode *kn, uint32_t n) {
 
     if (!s)
       continue;
-    ids = sel_ids(s);
+    ids = sel_ids(ix, s);
     if (pos != s->n - 1) {
-      keynode *moved = ix->byid[ids[s->n - 1]];
+      keynode *moved = kn_of(ix, ids[s->n - 1]);
       ids[pos] = ids[s->n - 1];
       kn_pos(moved)[kn_find(moved, h)] = pos;
     }
-    if (--s->n == 0) {
-      if (s->cap > 1)
-        free(s->k.v);
-      sel_del(ix, s);
-    } else if (s->n == 1 && s->cap > 1) {
-      uint32_t last = s->k.v[0];  /* back inline: most lists shrink to one */
-      free(s->k.v);
-      s->k.one = last;
-      s->cap = 1;
-    }
+    sel_pop(ix, s);
   }
-}
-
-static int id_new(sb_index *ix, uint32_t *id) {
-  if (ix->nfree) {
-    *id = ix->freeids[--ix->nfree];
-    return 0;
-  }
-  if (ix->nids == UINT32_MAX)
-    return SB_ENOMEM;
-  if (ix->nids == ix->capids) {
-    uint32_t cap = ix->capids ? ix->capids * 2 : 64;
-    keynode **v = realloc(ix->byid, cap * sizeof(*v));
-    uint32_t *f;
-    if (!v)
-      return SB_ENOMEM;
-    ix->byid = v;
-    f = realloc(ix->freeids, cap * sizeof(*f));
-    if (!f)
-      return SB_ENOMEM;
-    ix->freeids = f;
-    ix->capids = cap;
-  }
-  *id = ix->nids;
-  ix->byid[ix->nids++] = NULL;
-  return 0;
-}
-
-static void id_free(sb_index *ix, uint32_t id) {
-  ix->byid[id] = NULL;
-  ix->freeids[ix->nfree++] = id;  /* capids >= nids, so this fits */
 }
 
 int sb_index_set(sb_index *ix, const char *key, const sb_dep *deps,
@@ -416,7 +549,7 @@ int sb_index_set(sb_index *ix, const char *key, const sb_dep *deps,
   size_t len, i;
   sellist l;
   keynode *old, *kn;
-  uint32_t id;
+  uint32_t id, hash, *slot;
   int rc = 0;
 
   if (!ix || !key)
@@ -433,44 +566,42 @@ int sb_index_set(sb_index *ix, const char *key, const sb_dep *deps,
     goto out;
   sellist_unique(&l);
 
-  /* A new node every time (its size follows its degree); the map swaps
-   * to its string before the old one is freed. */
+  /* A new node every time (its size follows its degree); the key keeps
+   * its id, so its slot in the key table stays as it is. */
   kn = malloc(sizeof(*kn) + ALIGN8(len + 1) +
               l.n * (sizeof(uint64_t) + sizeof(uint32_t)));
   if (!kn) {
     rc = SB_ENOMEM;
     goto out;
   }
-  old = sb_hmap_get(ix->keys, key, len);
+  hash = key_hash(key, len);
+  slot = key_find(ix, key, len, hash);
+  old = slot ? kn_of(ix, *slot - 1) : NULL;
+  kn->n = (uint32_t) l.n;
+  kn->len = (uint32_t) len;
+  kn->hash = hash;
+  memcpy(kn_str(kn), key, len + 1);
+  memcpy(kn_sel(kn), l.h, l.n * sizeof(uint64_t));
   if (old) {
     id = old->id;
-  } else if ((rc = id_new(ix, &id)) != 0) {
+    key_unlink(ix, old, old->n);
+    free(old);
+  } else if ((rc = pool_take(&ix->ids, &id)) != 0) {
     free(kn);
     goto out;
   }
   kn->id = id;
-  kn->n = (uint32_t) l.n;
-  kn->len = (uint32_t) len;
-  kn->pad_ = 0;
-  memcpy(kn_str(kn), key, len + 1);
-  memcpy(kn_sel(kn), l.h, l.n * sizeof(uint64_t));
-  rc = sb_hmap_put(ix->keys, kn_str(kn), len, kn, NULL);
-  if (rc) {
-    if (!old)
-      id_free(ix, id);
+  ix->ids.v[id] = kn;
+  if (!old && (rc = key_add(ix, id, hash)) != 0) {
+    pool_put(&ix->ids, id);
     free(kn);
     goto out;
   }
-  if (old) {
-    key_unlink(ix, old, old->n);
-    free(old);
-  }
-  ix->byid[id] = kn;
   for (i = 0; i < kn->n; i++) {
     selslot *s = sel_get(ix, kn_sel(kn)[i]);
-    if (!s || sel_push(s, id, &kn_pos(kn)[i])) {
-      if (s && s->n == 0)
-        sel_del(ix, s);
+    /* A selector just added takes its first id inline, so a failing push
+     * never leaves one without keys. */
+    if (!s || sel_push(ix, s, id, &kn_pos(kn)[i])) {
       /* Keep what is linked, forget the rest: "run it again". */
       memmove(kn_sel(kn) + i, kn_pos(kn), i * sizeof(uint32_t));
       kn->n = (uint32_t) i;
@@ -484,20 +615,25 @@ out:
 }
 
 void sb_index_remove(sb_index *ix, const char *key) {
+  size_t len;
+  uint32_t *slot;
   keynode *kn;
 
   if (!ix || !key)
     return;
-  kn = sb_hmap_del(ix->keys, key, strlen(key));
-  if (!kn)
+  len = strlen(key);
+  slot = key_find(ix, key, len, key_hash(key, len));
+  if (!slot)
     return;
+  kn = kn_of(ix, *slot - 1);
+  key_del(ix, slot);
   key_unlink(ix, kn, kn->n);
-  id_free(ix, kn->id);
+  pool_put(&ix->ids, kn->id);
   free(kn);
 }
 
 size_t sb_index_keys(const sb_index *ix) {
-  return ix ? sb_hmap_count(ix->keys) : 0;
+  return ix ? ix->nkeys : 0;
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -605,7 +741,7 @@ int sb_index_affected(const sb_index *ix, const sb_change *c,
       hit = v;
       cap = ncap;
     }
-    memcpy(hit + nhit, sel_ids(s), s->n * sizeof(*hit));
+    memcpy(hit + nhit, sel_ids(ix, s), s->n * sizeof(*hit));
     nhit += s->n;
   }
   sellist_free(&l);
@@ -618,7 +754,7 @@ int sb_index_affected(const sb_index *ix, const sb_change *c,
   if (rc == 0 && nhit) {
     for (i = 0; i < nhit; i++)
       if (i == 0 || hit[i] != hit[i - 1])
-        kns[n++] = ix->byid[hit[i]];
+        kns[n++] = kn_of(ix, hit[i]);
     qsort(kns, n, sizeof(*kns), cmp_key);
     for (i = 0; i < n; i++)
       fn(arg, kn_str(kns[i]));
