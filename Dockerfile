@@ -31,7 +31,7 @@ RUN apt-get update \
       libuv1-dev libnghttp2-dev zlib1g-dev libcjson-dev libyaml-dev libssl-dev \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY deploy/image/build-curl.sh /usr/local/sbin/build-curl.sh
+COPY deploy/image/debian-source.sh deploy/image/build-curl.sh /usr/local/sbin/
 RUN sh /usr/local/sbin/build-curl.sh /opt/curl
 FROM deps AS builder
 COPY . /src

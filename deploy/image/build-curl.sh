@@ -9,9 +9,10 @@
 # smi-bridge never calls but that every process using it maps, relocates
 # and ships. This builds the same libcurl -- Debian's source package for the
 # release the image is based on, with Debian's patches, security fixes
-# included -- with HTTP and HTTPS only (proxies, HTTP/2 through nghttp2,
-# TLS through OpenSSL, gzip through zlib: the API server compresses large
-# list responses), as a static library under PREFIX, plus:
+# included (debian-source.sh) -- with HTTP and HTTPS only (proxies,
+# HTTP/2 through nghttp2, TLS through OpenSSL, gzip through zlib: the API
+# server compresses large list responses), as a static library under
+# PREFIX, plus:
 #
 #   PREFIX/lib/pkgconfig/libcurl.pc   naming the libraries it needs, so
 #                                     CMake links it like the shared one
@@ -26,33 +27,11 @@
 set -eu
 
 prefix=${1:?usage: build-curl.sh PREFIX}
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-srclist=/etc/apt/sources.list.d/build-curl-src.list
+trap 'cd / && rm -rf "$work"' EXIT
 
-# The source archives of exactly the suites apt already uses for binaries:
-# one-line files are copied with deb-src, deb822 files get their own
-# deb-src stanzas. Removed again at the end, with the package lists.
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-  [ -f "$f" ] || continue
-  sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f"
-done >"$work/src.list"
-mv "$work/src.list" "$srclist"
-for f in /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] || continue
-  sed 's/^Types:.*$/Types: deb-src/' "$f" \
-    >"/etc/apt/sources.list.d/build-curl-src-$(basename "$f")"
-done
-apt-get update >/dev/null
-
-cd "$work"
-# apt-get source unpacks and applies Debian's patches (dpkg-source).
-apt-get source --only-source curl >"$work/source.log" 2>&1 || {
-  cat "$work/source.log" >&2
-  echo "build-curl: apt-get source curl failed" >&2
-  exit 1
-}
-src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'curl-*' | head -n 1)
-[ -n "$src" ] || { echo "build-curl: no curl source in $work" >&2; exit 1; }
+src=$(sh "$here/debian-source.sh" curl "$work")
 
 # CMake reads CFLAGS but not CPPFLAGS, where _FORTIFY_SOURCE is.
 cflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
@@ -106,6 +85,4 @@ PC
 mkdir -p "$prefix/share/doc/curl"
 cp "$src/debian/copyright" "$prefix/share/doc/curl/copyright"
 
-rm -f "$srclist" /etc/apt/sources.list.d/build-curl-src-*
-rm -rf "$work" /var/lib/apt/lists/* /var/cache/apt/*.bin
 echo "build-curl: libcurl $version (HTTP, HTTPS; HTTP/2; OpenSSL; gzip) in $prefix"
