@@ -29,7 +29,8 @@
 # (build-openssl.sh). It is compiled with
 # Debian's own hardening flags (dpkg-buildflags: stack protector,
 # _FORTIFY_SOURCE, RELRO), as Debian's libcurl is: it parses what comes
-# from the network.
+# from the network; and, like OpenSSL, with a section per function, so the
+# final link drops what smi-bridge does not reach.
 set -eu
 
 prefix=${1:?usage: build-curl.sh PREFIX OPENSSL}
@@ -42,6 +43,7 @@ src=$(sh "$here/debian-source.sh" curl "$work")
 
 # CMake reads CFLAGS but not CPPFLAGS, where _FORTIFY_SOURCE is.
 cflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
+cflags="$cflags -ffunction-sections -fdata-sections"
 cmake -S "$src" -B "$work/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$cflags" \
   -DCMAKE_INSTALL_PREFIX="$prefix" \

@@ -53,6 +53,10 @@
 # Debian also enables ec_nistp_64_gcc_128 (faster P-224 and P-521); not
 # here: P-256 has its own assembler code, P-384 and P-521 still work.
 #
+# Every function and variable gets a section of its own (-ffunction-sections
+# -fdata-sections), so the final link (--gc-sections, Dockerfile) drops
+# what the program does not reach: about 0.4 MB of the binary.
+#
 # Installs PREFIX/lib/lib{ssl,crypto}.a, PREFIX/include, the .pc files
 # (openssl.pc for CMake's pkg_check_modules) and
 # PREFIX/share/doc/openssl/copyright (Debian's copyright file with the
@@ -77,7 +81,7 @@ fi
 # Debian's target (debian-amd64, ...: its -D and -W flags, security level
 # 2 by default) and Debian's hardening flags. Configure takes CFLAGS in
 # place of the target's optimisation flags, as debian/rules has it.
-CFLAGS=$(dpkg-buildflags --get CFLAGS)
+CFLAGS="$(dpkg-buildflags --get CFLAGS) -ffunction-sections -fdata-sections"
 CPPFLAGS=$(dpkg-buildflags --get CPPFLAGS)
 export CFLAGS CPPFLAGS
 mkdir "$work/build"
