@@ -22,8 +22,7 @@
 # VERSION must be the CMake project version; the build fails when the
 # binary reports another one, so the labels cannot lie. OPENSSL_VERSION
 # (optional) is the Debian version of the openssl source package to build
-# instead of the newest, for a mirror that lacks the newest source; the
-# build warns when it is older than Debian's own libssl3.
+# instead of the one Debian's libssl3 is; the build warns when it is older.
 
 # The build dependencies on their own stage: tests/image/image.sh tags it,
 # so it stays cached while the sources change.

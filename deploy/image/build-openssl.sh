@@ -9,10 +9,14 @@
 # default provider: a process that only makes TLS connections to an API
 # server has 4.1 MiB of libcrypto resident, and the method stores of all
 # those algorithms on its heap. This builds the same OpenSSL -- Debian's
-# source package for the release the image is based on (the newest, or the
-# Debian VERSION given), with Debian's patches and security fixes, Debian's
-# build target and compiler flags, OPENSSLDIR /usr/lib/ssl as Debian's --
-# as static libraries under PREFIX, without what such a client never uses.
+# source package of the version its libssl3 is in the release the image is
+# based on (security updates included), or of the Debian VERSION given,
+# with Debian's patches, Debian's build target and compiler flags,
+# OPENSSLDIR /usr/lib/ssl as Debian's -- as static libraries under PREFIX,
+# without what such a client never uses. When the archive mirror holds
+# that version's upstream tarball but not its Debian parts, the upstream
+# release is built as it is (with OpenSSL's own target), never an older
+# Debian version, which would lack security fixes.
 #
 # Kept: TLS 1.2 and 1.3 (client and server code: libssl has no client-only
 # build), ECDHE over X25519, P-256 and P-384 (and the other curves the
@@ -69,12 +73,40 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'cd / && rm -rf "$work"' EXIT
 
-src=$(sh "$here/debian-source.sh" openssl "$work" "$version")
-debversion=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
-# A VERSION older than Debian's own libssl3 lacks security fixes: say so.
+# The OpenSSL Debian's own libssl3 of this release is (security updates
+# included), unless VERSION names another Debian version.
 bin=$(dpkg-query -W -f '${Version}' libssl3 2>/dev/null || true)
-if [ -n "$bin" ] && dpkg --compare-versions "$debversion" lt "$bin"; then
-  echo "build-openssl: warning: openssl $debversion is older than" \
+[ -n "$version" ] || version=$bin
+[ -n "$version" ] || {
+  echo "build-openssl: libssl3 is not installed; pass the Debian VERSION" >&2
+  exit 1
+}
+if src=$(sh "$here/debian-source.sh" openssl "$work/deb" "$version" \
+    2>"$work/source.err"); then
+  debversion=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
+  # Debian's target (debian-amd64, ...: its -D and -W flags, security
+  # level 2 by default).
+  target="debian-$(dpkg-architecture -qDEB_HOST_ARCH)"
+else
+  # An archive mirror can hold a version's upstream tarball without its
+  # Debian parts. Falling back to an older Debian version would drop
+  # security fixes, so the upstream release that version packages is
+  # built instead, from Debian's tarball (checked against the signed
+  # index), with OpenSSL's own target for this machine.
+  echo "build-openssl: Debian's openssl $version source package is" \
+    "incomplete on the archive mirror; building the upstream release it" \
+    "packages without Debian's patches" >&2
+  src=$(sh "$here/debian-source.sh" openssl "$work/orig" "$version" \
+    --tar-only) || {
+    cat "$work/source.err" >&2
+    exit 1
+  }
+  debversion="$version, upstream tarball only"
+  target=""
+fi
+# A VERSION older than Debian's own libssl3 lacks security fixes: say so.
+if [ -n "$bin" ] && dpkg --compare-versions "$version" lt "$bin"; then
+  echo "build-openssl: warning: openssl $version is older than" \
     "Debian's libssl3 $bin of this release" >&2
 fi
 
@@ -86,7 +118,8 @@ CPPFLAGS=$(dpkg-buildflags --get CPPFLAGS)
 export CFLAGS CPPFLAGS
 mkdir "$work/build"
 cd "$work/build"
-"$src/Configure" "debian-$(dpkg-architecture -qDEB_HOST_ARCH)" \
+# shellcheck disable=SC2086 # $target is one word or none
+"$src/Configure" $target \
   --prefix="$prefix" --openssldir=/usr/lib/ssl --libdir=lib \
   no-shared no-tests \
   no-legacy no-module no-dso no-engine no-deprecated \
@@ -122,8 +155,10 @@ fi
 
 mkdir -p "$prefix/share/doc/openssl"
 {
-  cat "$src/debian/copyright"
-  printf '\n%s\n\n' '--- LICENSE.txt (Apache License 2.0) ---'
+  if [ -f "$src/debian/copyright" ]; then
+    cat "$src/debian/copyright"
+    printf '\n%s\n\n' '--- LICENSE.txt (Apache License 2.0) ---'
+  fi
   cat "$src/LICENSE.txt"
 } >"$prefix/share/doc/openssl/copyright"
 

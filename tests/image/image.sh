@@ -49,7 +49,7 @@
 # overrides the mirror, SB_IMAGE_SUITE the Debian suite (bookworm),
 # SB_IMAGE_OPENSSL the Debian version of the openssl source the image's
 # OpenSSL is built from (the Dockerfile's OPENSSL_VERSION; default: the
-# newest, which a mirror may lack).
+# version of Debian's libssl3).
 #
 # Failures are one line starting with "image:" on stderr.
 set -euo pipefail
