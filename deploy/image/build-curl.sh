@@ -1,61 +1,49 @@
 #!/bin/sh
 # build-curl.sh -- a static libcurl with only what smi-bridge uses.
 #
-#   build-curl.sh PREFIX
+#   build-curl.sh PREFIX OPENSSL
 #
-# Runs in the Dockerfile's deps stage. Debian's libcurl is built for every
+# Runs in the Dockerfile's deps stage, after build-openssl.sh has put a
+# static OpenSSL under OPENSSL. Debian's libcurl is built for every
 # program on the system: besides HTTP/2 and OpenSSL it links GnuTLS (for
 # RTMP), LDAP, Kerberos, SSH, IDN, PSL, brotli and zstd, 27 libraries that
 # smi-bridge never calls but that every process using it maps, relocates
 # and ships. This builds the same libcurl -- Debian's source package for the
 # release the image is based on, with Debian's patches, security fixes
-# included -- with HTTP and HTTPS only (proxies, HTTP/2 through nghttp2,
-# TLS through OpenSSL, gzip through zlib: the API server compresses large
-# list responses), as a static library under PREFIX, plus:
+# included (debian-source.sh) -- with HTTP and HTTPS only (proxies, HTTP/2
+# through nghttp2, TLS through the OpenSSL under OPENSSL, gzip through
+# zlib: the API server compresses large list responses), as a static
+# library under PREFIX, plus:
 #
 #   PREFIX/lib/pkgconfig/libcurl.pc   naming the libraries it needs, so
 #                                     CMake links it like the shared one
+#                                     (OpenSSL through openssl.pc: the
+#                                     builder's PKG_CONFIG_PATH has both)
 #   PREFIX/share/doc/curl/copyright   its licence, for the runtime image
 #
-# The image then loads libnghttp2, libssl, libcrypto and libz instead of libcurl
-# and its 27 dependencies: about 11 MB less image and 3.6 MiB less resident
-# memory per process (docs/install.md, docs/benchmarks.md). It is compiled
-# with Debian's own hardening flags (dpkg-buildflags: stack protector,
+# Without NTLM, which needs DES, left out of that OpenSSL; smi-bridge never
+# asks for it (nor can Go's Kubernetes clients). The image then loads
+# libnghttp2 and libz instead of libcurl and its 27 dependencies (about
+# 11 MB of image and 3.6 MiB of every process's resident memory,
+# docs/install.md, docs/benchmarks.md), and OpenSSL is linked in as well
+# (build-openssl.sh). It is compiled with
+# Debian's own hardening flags (dpkg-buildflags: stack protector,
 # _FORTIFY_SOURCE, RELRO), as Debian's libcurl is: it parses what comes
-# from the network.
+# from the network; and, like OpenSSL, with a section per function, so the
+# final link drops what smi-bridge does not reach.
 set -eu
 
-prefix=${1:?usage: build-curl.sh PREFIX}
+prefix=${1:?usage: build-curl.sh PREFIX OPENSSL}
+openssl=${2:?usage: build-curl.sh PREFIX OPENSSL}
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-srclist=/etc/apt/sources.list.d/build-curl-src.list
+trap 'cd / && rm -rf "$work"' EXIT
 
-# The source archives of exactly the suites apt already uses for binaries:
-# one-line files are copied with deb-src, deb822 files get their own
-# deb-src stanzas. Removed again at the end, with the package lists.
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-  [ -f "$f" ] || continue
-  sed -n 's/^deb \(.*\)$/deb-src \1/p' "$f"
-done >"$work/src.list"
-mv "$work/src.list" "$srclist"
-for f in /etc/apt/sources.list.d/*.sources; do
-  [ -f "$f" ] || continue
-  sed 's/^Types:.*$/Types: deb-src/' "$f" \
-    >"/etc/apt/sources.list.d/build-curl-src-$(basename "$f")"
-done
-apt-get update >/dev/null
-
-cd "$work"
-# apt-get source unpacks and applies Debian's patches (dpkg-source).
-apt-get source --only-source curl >"$work/source.log" 2>&1 || {
-  cat "$work/source.log" >&2
-  echo "build-curl: apt-get source curl failed" >&2
-  exit 1
-}
-src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'curl-*' | head -n 1)
-[ -n "$src" ] || { echo "build-curl: no curl source in $work" >&2; exit 1; }
+src=$(sh "$here/debian-source.sh" curl "$work")
 
 # CMake reads CFLAGS but not CPPFLAGS, where _FORTIFY_SOURCE is.
 cflags="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS)"
+cflags="$cflags -ffunction-sections -fdata-sections"
 cmake -S "$src" -B "$work/build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$cflags" \
   -DCMAKE_INSTALL_PREFIX="$prefix" \
@@ -63,7 +51,8 @@ cmake -S "$src" -B "$work/build" -G Ninja \
   -DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF \
   -DENABLE_MANUAL=OFF \
   -DHTTP_ONLY=ON \
-  -DCURL_USE_OPENSSL=ON -DUSE_NGHTTP2=ON \
+  -DCURL_USE_OPENSSL=ON -DOPENSSL_ROOT_DIR="$openssl" \
+  -DOPENSSL_USE_STATIC_LIBS=ON -DUSE_NGHTTP2=ON -DCURL_DISABLE_NTLM=ON \
   -DCURL_DISABLE_LDAP=ON -DCURL_USE_LIBSSH2=OFF -DUSE_LIBIDN2=OFF \
   -DCURL_USE_LIBPSL=OFF -DCURL_ZLIB=ON -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
   -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_COOKIES=ON \
@@ -86,10 +75,20 @@ for feature in HAVE_LIBZ USE_NGHTTP2 USE_OPENSSL; do
     exit 1
   }
 done
+# ... and with that static OpenSSL, not a shared one found elsewhere.
+for lib in SSL:libssl CRYPTO:libcrypto; do
+  grep -qx "OPENSSL_${lib%%:*}_LIBRARY:FILEPATH=$openssl/lib/${lib#*:}.a" \
+    "$work/build/CMakeCache.txt" || {
+    echo "build-curl: curl was configured without $openssl/lib/${lib#*:}.a" >&2
+    exit 1
+  }
+done
 cmake --install "$work/build" >/dev/null
 
 # curl's own .pc lists its dependencies as absolute paths, which CMake's
-# pkg_check_modules does not put on the link line; name them instead.
+# pkg_check_modules does not put on the link line; name them instead,
+# OpenSSL through its own .pc (after libcurl on the link line, as a static
+# link needs).
 version=$(sed -n 's/^Version: *//p' "$prefix/lib/pkgconfig/libcurl.pc")
 cat >"$prefix/lib/pkgconfig/libcurl.pc" <<PC
 prefix=$prefix
@@ -99,13 +98,12 @@ includedir=\${prefix}/include
 Name: libcurl
 Description: libcurl, HTTP and HTTPS only (HTTP/2 via nghttp2, OpenSSL, zlib), static
 Version: $version
-Libs: -L\${libdir} -lcurl -lnghttp2 -lssl -lcrypto -lz -lpthread
+Requires: openssl
+Libs: -L\${libdir} -lcurl -lnghttp2 -lz -lpthread
 Cflags: -I\${includedir} -DCURL_STATICLIB
 PC
 
 mkdir -p "$prefix/share/doc/curl"
 cp "$src/debian/copyright" "$prefix/share/doc/curl/copyright"
 
-rm -f "$srclist" /etc/apt/sources.list.d/build-curl-src-*
-rm -rf "$work" /var/lib/apt/lists/* /var/cache/apt/*.bin
 echo "build-curl: libcurl $version (HTTP, HTTPS; HTTP/2; OpenSSL; gzip) in $prefix"

@@ -11,9 +11,10 @@
 # loader itself, the CA bundle, name-service files with the unprivileged
 # user 65532, and the Debian copyright file of every package a file came
 # from, and the copyright file of each DOCDIR (a /usr/share/doc/NAME-like
-# directory of a library linked in statically: libcurl, from
-# build-curl.sh). Libraries loaded with dlopen() would not show up in ldd: smi-bridge
-# loads none (glibc >= 2.34 has the files/dns NSS modules built in).
+# directory of a library linked in statically: libcurl and OpenSSL, from
+# build-curl.sh and build-openssl.sh). Libraries loaded with dlopen()
+# would not show up in ldd: smi-bridge loads none (glibc >= 2.34 has the
+# files/dns NSS modules built in; the static OpenSSL loads no modules).
 set -eu
 
 bin=$1

@@ -46,7 +46,10 @@
 # overlay or user namespaces needed) and keeps its images in a storage of
 # its own, ${XDG_CACHE_HOME:-$HOME/.cache}/smi-bridge/image/storage, so it
 # never meets another tool's storage configuration. SB_IMAGE_MIRROR
-# overrides the mirror, SB_IMAGE_SUITE the Debian suite (bookworm).
+# overrides the mirror, SB_IMAGE_SUITE the Debian suite (bookworm),
+# SB_IMAGE_OPENSSL the Debian version of the openssl source the image's
+# OpenSSL is built from (the Dockerfile's OPENSSL_VERSION; default: the
+# version of Debian's libssl3).
 #
 # Failures are one line starting with "image:" on stderr.
 set -euo pipefail
@@ -205,8 +208,11 @@ cmd_base() {
 
 # bud ARGS...: buildah bud of the repository's Dockerfile, output to the log.
 bud() {
+  local args=(--build-arg "VERSION=$version")
+  [ -n "${SB_IMAGE_OPENSSL:-}" ] &&
+    args+=(--build-arg "OPENSSL_VERSION=$SB_IMAGE_OPENSSL")
   bah bud --isolation chroot --pull-never --layers ${nocache:+--no-cache} \
-    --build-arg "VERSION=$version" -f "$repo/Dockerfile" "$@" "$repo" \
+    "${args[@]}" -f "$repo/Dockerfile" "$@" "$repo" \
     >>"$cache/build.log" 2>&1
 }
 

@@ -11,9 +11,9 @@
 # group/nsswitch, copyright files, nothing else); the uid and gid the
 # process gets; that it runs with the root file system read-only (with a
 # control showing the root really is read-only there); the size against
-# the 12 MB budget (uncompressed, 12,000,000 bytes); that libcurl is linked
-# in (no shared libcurl nor its Debian dependencies, its copyright file
-# present).
+# the 12 MB budget (uncompressed, 12,000,000 bytes); that libcurl and
+# OpenSSL are linked in (no shared libcurl nor its Debian dependencies, no
+# shared libssl or libcrypto, their copyright files present).
 #
 # The image has no shell and no `id`, so the uid is read by a statically
 # linked busybox from the host, mounted in and started the way buildah
@@ -75,7 +75,7 @@ cmd_run() {
     grep -v '^/busybox$' | sort)
   unexpected=$(grep -v -E '^/smi-bridge$|^/(usr/)?lib(64|32)?/[^ ]*\.so[.0-9]*$|^/etc/(passwd|group|nsswitch\.conf|ssl/certs/ca-certificates\.crt)$|^/usr/share/doc/[^/]+/copyright$' <<<"$files")
   expect "only the binary, its libraries, CA bundle, user files and copyrights (unexpected: ${unexpected:-none})" "" "$unexpected"
-  for f in /smi-bridge /etc/passwd /etc/group /etc/ssl/certs/ca-certificates.crt /usr/share/doc/libc6/copyright /usr/share/doc/curl/copyright; do
+  for f in /smi-bridge /etc/passwd /etc/group /etc/ssl/certs/ca-certificates.crt /usr/share/doc/libc6/copyright /usr/share/doc/curl/copyright /usr/share/doc/openssl/copyright; do
     grep -qx -- "$f" <<<"$files" && ok "file $f" || bad "file $f missing"
   done
   grep -q -E '^/lib(64)?/ld-linux' <<<"$files" && ok "the dynamic loader" ||
@@ -84,6 +84,9 @@ cmd_run() {
   # shared libcurl nor the libraries it drags in belong here.
   extra=$(grep -E '/lib(curl|gnutls|ldap|lber|gssapi|krb5|k5crypto|com_err|keyutils|ssh2|rtmp|idn2|unistring|psl|brotli|zstd|sasl2|p11-kit|tasn1|nettle|hogweed|gmp)[^/]*\.so' <<<"$files" | paste -sd ' ')
   expect "no shared libcurl or its Debian dependencies (found: ${extra:-none})" "" "$extra"
+  # So is OpenSSL (deploy/image/build-openssl.sh).
+  extra=$(grep -E '/lib(ssl|crypto)[^/]*\.so' <<<"$files" | paste -sd ' ')
+  expect "no shared libssl or libcrypto (found: ${extra:-none})" "" "$extra"
   grep -q -E '/(bin|sbin)/' <<<"$files" && bad "a bin/ directory in the image: $(grep -E '/(bin|sbin)/' <<<"$files" | head -3 | paste -sd ' ')" ||
     ok "no shell or other programs"
 
