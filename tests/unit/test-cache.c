@@ -1271,8 +1271,8 @@ static void memory_per_entry(void **state) {
   /* Regression guards at today's cost plus ~10%. Nearly all of it is the
    * model's objects and the world's entries: the cache adds nothing per
    * world object. (The process budget is 16 MiB RSS for this load.) */
-  assert_true(per_pod < 275);
-  assert_true(per_smi < 500);
+  assert_true(per_pod < 165);
+  assert_true(per_smi < 450);
   if (heap_is_counted()) {
     fprintf(stderr, "  heap: %zu bytes per Pod, %zu per SMI object; "
             "RSS %zu KiB -> %zu KiB\n", (h1 - h0) / 20000,
