@@ -102,7 +102,9 @@ else
     exit 1
   }
   debversion="$version, upstream tarball only"
-  target=""
+  # Debian's target would also raise the default security level to 2
+  # (no RSA keys under 2048 bits, no SHA-1 signatures): keep that.
+  target="-DOPENSSL_TLS_SECURITY_LEVEL=2"
 fi
 # A VERSION older than Debian's own libssl3 lacks security fixes: say so.
 if [ -n "$bin" ] && dpkg --compare-versions "$version" lt "$bin"; then
@@ -118,7 +120,7 @@ CPPFLAGS=$(dpkg-buildflags --get CPPFLAGS)
 export CFLAGS CPPFLAGS
 mkdir "$work/build"
 cd "$work/build"
-# shellcheck disable=SC2086 # $target is one word or none
+# shellcheck disable=SC2086 # $target is one word
 "$src/Configure" $target \
   --prefix="$prefix" --openssldir=/usr/lib/ssl --libdir=lib \
   no-shared no-tests \
