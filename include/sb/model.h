@@ -284,9 +284,6 @@ const char *sb_obj_uid(const sb_obj *obj, char buf[SB_UID_BUF]);
 /* Sets m's uid from text: 16 bytes for a lower-case UUID, else text
  * itself (not copied: it must live as long as m). NULL clears it. */
 void sb_obj_meta_set_uid(sb_obj_meta *m, const char *text);
-/* An RFC 3339 time ("2024-03-02T10:15:00Z", fractions and offsets
- * allowed) as seconds since 1970 UTC: 0, or SB_EINVAL. */
-int sb_time_parse(const char *s, int64_t *out);
 
 /* A diagnostic location for an object (file, line, kind, ns, name). */
 sb_diag_loc sb_obj_loc(const sb_obj *obj);

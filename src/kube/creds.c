@@ -10,6 +10,7 @@
  * number lets a burst of 401s for one stale credential cause one refresh.
  */
 #include "sb/kubeconfig.h"
+#include "sb/rfc3339.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -150,7 +151,7 @@ int sb__execcred_parse(const char *json, size_t len, const char *api_version,
     goto out;
   }
   if (exp && !cJSON_IsNull(exp) &&
-      (!cJSON_IsString(exp) || sb__rfc3339(exp->valuestring, &out->expiry))) {
+      (!cJSON_IsString(exp) || sb_rfc3339_parse(exp->valuestring, &out->expiry))) {
     snprintf(err, errlen, "status.expirationTimestamp is not an RFC 3339 "
              "time");
     goto out;

@@ -23,9 +23,6 @@ int sb__b64_encode(const char *p, size_t n, char **out);
 int sb__read_file(const char *path, size_t max, char **data, size_t *len,
                   char *err, size_t errlen);
 
-/* RFC 3339 date-time ("2024-05-01T10:00:00Z", fraction and offset
- * allowed) to seconds since the epoch. 0 or SB_EPARSE. */
-int sb__rfc3339(const char *s, int64_t *out);
 
 /* An ExecCredential as a plugin prints it. */
 typedef struct sb__execcred {

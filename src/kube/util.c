@@ -151,63 +151,6 @@ int sb__read_file(const char *path, size_t max, char **data, size_t *len,
   return 0;
 }
 
-static int digits(const char **p, int n, int *out) {
-  int v = 0;
-
-  while (n-- > 0) {
-    if (**p < '0' || **p > '9')
-      return -1;
-    v = v * 10 + (*(*p)++ - '0');
-  }
-  *out = v;
-  return 0;
-}
-
-int sb__rfc3339(const char *s, int64_t *out) {
-  struct tm tm;
-  int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-  const char *p = s;
-  time_t t;
-
-  if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
-      *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' &&
-                                            *p != ' '))
-    return SB_EPARSE;
-  p++;
-  if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
-      *p++ != ':' || digits(&p, 2, &sec))
-    return SB_EPARSE;
-  if (*p == '.') {
-    p++;
-    if (*p < '0' || *p > '9')
-      return SB_EPARSE;
-    while (*p >= '0' && *p <= '9')
-      p++;
-  }
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    sign = *p++ == '-' ? -1 : 1;
-    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
-      return SB_EPARSE;
-  } else {
-    return SB_EPARSE;
-  }
-  if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-      sec > 60 || oh > 23 || om > 59)
-    return SB_EPARSE;
-  memset(&tm, 0, sizeof(tm));
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  t = timegm(&tm);
-  *out = (int64_t) t - sign * (oh * 3600 + om * 60);
-  return 0;
-}
-
 void sb__lines_init(sb__lines *l, size_t max,
                     int (*fn)(void *arg, const char *line, size_t len),
                     void *arg) {

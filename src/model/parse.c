@@ -13,6 +13,7 @@
  */
 #include "parse.h"
 #include "sb/kname.h"
+#include "sb/rfc3339.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -730,7 +731,7 @@ sb_obj *sb__obj_new(sb__pctx *c, const cJSON *json, size_t size) {
   o->resource_version = sb__str(c, s);
   s = sb__get_str(c, meta, "metadata", "creationTimestamp", 0);
   if (m && !compact && s) {
-    if (sb_time_parse(s, &m->created) == 0)
+    if (sb_rfc3339_parse(s, &m->created) == 0)
       m->has_created = 1;
     else
       sb__warn(c, sb__get(meta, "creationTimestamp"),

@@ -15,6 +15,7 @@
 #include "sb/err.h"
 #include "sb/hmap.h"
 #include "sb/ratelimit.h"
+#include "sb/rfc3339.h"
 
 static void buf_grows_and_caps(void **state) {
   sb_buf b;
@@ -215,6 +216,50 @@ static void bucket_and_backoff(void **state) {
   assert_int_equal(sb_backoff_delay(&jb, 0, 0.999999), 149);
 }
 
+/* Kubernetes timestamps: offsets, fractions, the calendar. */
+static void rfc3339_times(void **state) {
+  static const struct {
+    const char *in;
+    int ok;
+    int64_t want;
+  } times[] = {
+    {"1970-01-01T00:00:00Z", 1, 0},
+    {"2024-01-02T03:04:05Z", 1, 1704164645},
+    {"2024-01-02t03:04:05z", 1, 1704164645},
+    {"2024-01-02 03:04:05Z", 1, 1704164645},
+    {"2024-02-29T12:00:00Z", 1, 1709208000},      /* leap year */
+    {"2024-01-02T03:04:05.123456Z", 1, 1704164645},
+    {"2024-01-02T05:04:05+02:00", 1, 1704164645},
+    {"2024-01-01T22:04:05-05:00", 1, 1704164645},
+    {"1969-12-31T23:59:59Z", 1, -1},
+    {"2100-03-01T00:00:00Z", 1, 4107542400},
+    {"2023-02-29T00:00:00Z", 0, 0},               /* not a leap year */
+    {"1900-02-29T00:00:00Z", 0, 0},
+    {"2024-04-31T00:00:00Z", 0, 0},
+    {"2024-13-01T00:00:00Z", 0, 0},
+    {"2024-01-02X03:04:05Z", 0, 0},
+    {"2024-01-02T03:04:05", 0, 0},                /* no zone */
+    {"2024-01-02T03:04:05.Z", 0, 0},
+    {"2024-01-02T24:00:00Z", 0, 0},
+    {"2024-01-02T03:04:05+24:00", 0, 0},
+    {"2024-01-02T03:04:05Zjunk", 0, 0},
+    {"2024-1-02T03:04:05Z", 0, 0},
+    {"yesterday", 0, 0},
+    {"", 0, 0},
+  };
+  int64_t t;
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+    t = 42;
+    assert_int_equal(sb_rfc3339_parse(times[i].in, &t),
+                     times[i].ok ? 0 : SB_EPARSE);
+    assert_true(t == (times[i].ok ? times[i].want : 42));
+  }
+  assert_int_equal(sb_rfc3339_parse(NULL, &t), SB_EPARSE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(buf_grows_and_caps),
@@ -223,6 +268,7 @@ int main(void) {
     cmocka_unit_test(diag_formats_every_part),
     cmocka_unit_test(err_names),
     cmocka_unit_test(bucket_and_backoff),
+    cmocka_unit_test(rfc3339_times),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

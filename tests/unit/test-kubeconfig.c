@@ -20,6 +20,7 @@
 #include "../../src/kube/kube-int.h"
 #include "sb/err.h"
 #include "sb/kubeconfig.h"
+#include "sb/rfc3339.h"
 
 #define KC SB_SOURCE_DIR "/tests/data/kube/kc"
 
@@ -327,15 +328,15 @@ static void pure_helpers(void **state) {
   assert_int_equal(sb__b64_decode("a$==", 4, &d, &n), SB_EPARSE);
   assert_int_equal(sb__b64_decode("aGVsbG8=x", 9, &d, &n), SB_EPARSE);
 
-  assert_int_equal(sb__rfc3339("1970-01-01T00:00:00Z", &t), 0);
+  assert_int_equal(sb_rfc3339_parse("1970-01-01T00:00:00Z", &t), 0);
   assert_int_equal(t, 0);
-  assert_int_equal(sb__rfc3339("2024-02-29T12:30:05.123456Z", &t), 0);
+  assert_int_equal(sb_rfc3339_parse("2024-02-29T12:30:05.123456Z", &t), 0);
   assert_int_equal(t, 1709209805);
-  assert_int_equal(sb__rfc3339("2024-02-29T14:30:05+02:00", &t), 0);
+  assert_int_equal(sb_rfc3339_parse("2024-02-29T14:30:05+02:00", &t), 0);
   assert_int_equal(t, 1709209805);
-  assert_int_equal(sb__rfc3339("2024-02-29T12:30:05", &t), SB_EPARSE);
-  assert_int_equal(sb__rfc3339("2024-13-01T00:00:00Z", &t), SB_EPARSE);
-  assert_int_equal(sb__rfc3339("yesterday", &t), SB_EPARSE);
+  assert_int_equal(sb_rfc3339_parse("2024-02-29T12:30:05", &t), SB_EPARSE);
+  assert_int_equal(sb_rfc3339_parse("2024-13-01T00:00:00Z", &t), SB_EPARSE);
+  assert_int_equal(sb_rfc3339_parse("yesterday", &t), SB_EPARSE);
 }
 
 static void execcred_parsing(void **state) {

@@ -19,6 +19,7 @@
 #include "sb/buf.h"
 #include "sb/emit.h"
 #include "sb/model.h"
+#include "sb/rfc3339.h"
 
 /* Splits s at sep into at most max parts copied into the arena; returns
  * the count. "" gives 0 parts. */
@@ -93,7 +94,7 @@ static inline void tu_meta(sb_obj *o, const char *uid,
   sb_obj_meta_set_uid(tu_m(o), uid ? tu_str(o, uid) : NULL);
   tu_m(o)->has_created = created != NULL;
   if (created)
-    assert_int_equal(sb_time_parse(created, &tu_m(o)->created), 0);
+    assert_int_equal(sb_rfc3339_parse(created, &tu_m(o)->created), 0);
 }
 
 /* labels "k=v,k2=v2" */
