@@ -216,6 +216,10 @@ typedef struct sb_pod_shape {
   const char *phase;            /* NULL when absent */
 } sb_pod_shape;
 
+/* Do two shapes hold the same labels (in order), ports, ServiceAccount
+ * and phase? */
+int sb_pod_shape_same(const sb_pod_shape *a, const sb_pod_shape *b);
+
 /* Compact on purpose (tens of thousands are cached): obj.meta carries
  * neither uid nor creationTimestamp; obj.resource_version is kept. */
 typedef struct sb_pod {

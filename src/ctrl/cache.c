@@ -812,37 +812,12 @@ static syncst *sync_take(syncst **list, const char *ns) {
   return s;
 }
 
-static int kv_same(const sb_kv *a, size_t na, const sb_kv *b, size_t nb) {
-  size_t i;
-
-  if (na != nb)
-    return 0;
-  if (a == b)
-    return 1;  /* the same shared block */
-  for (i = 0; i < na; i++)
-    if (!streq(a[i].key, b[i].key) || !streq(a[i].value, b[i].value))
-      return 0;
-  return 1;
-}
-
-/* Does the new pod differ from the old in anything the model keeps? */
+/* Does the new pod differ from the old in anything the model keeps? (Its
+ * namespace and name are the key's.) Shared pods of one shape point at
+ * the same block, so this is usually a pointer test. */
 static int pod_same(const sb_obj *a, const sb_obj *b) {
-  const sb_pod_shape *x = ((const sb_pod *) a)->shape;
-  const sb_pod_shape *y = ((const sb_pod *) b)->shape;
-  uint32_t i;
-
-  if (x == y)
-    return 1;  /* the same shared block */
-  if (!streq(x->service_account, y->service_account) ||
-      !streq(x->phase, y->phase) || x->nports != y->nports ||
-      !kv_same(x->labels, x->nlabels, y->labels, y->nlabels))
-    return 0;
-  for (i = 0; i < x->nports; i++)
-    if (x->ports[i].port != y->ports[i].port ||
-        !streq(x->ports[i].name, y->ports[i].name) ||
-        !streq(x->ports[i].protocol, y->ports[i].protocol))
-      return 0;
-  return 1;
+  return sb_pod_shape_same(((const sb_pod *) a)->shape,
+                           ((const sb_pod *) b)->shape);
 }
 
 static int apply_model(sb_cache *c, sb_kind kind, const cJSON *json) {

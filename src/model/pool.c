@@ -92,12 +92,13 @@ static int streq(const char *a, const char *b) {
   return a == b || strcmp(a, b) == 0;
 }
 
-static int same(const blk *b, const char *ns, const sb_pod_shape *y) {
-  const sb_pod_shape *x = (const sb_pod_shape *) (const void *) PAYLOAD(b);
+int sb_pod_shape_same(const sb_pod_shape *x, const sb_pod_shape *y) {
   uint32_t i;
 
+  if (x == y)
+    return 1;
   if (x->nlabels != y->nlabels || x->nports != y->nports ||
-      !streq(b->ns, ns) || !streq(x->service_account, y->service_account) ||
+      !streq(x->service_account, y->service_account) ||
       !streq(x->phase, y->phase))
     return 0;
   for (i = 0; i < x->nlabels; i++)
@@ -110,6 +111,12 @@ static int same(const blk *b, const char *ns, const sb_pod_shape *y) {
         !streq(x->ports[i].protocol, y->ports[i].protocol))
       return 0;
   return 1;
+}
+
+static int same(const blk *b, const char *ns, const sb_pod_shape *y) {
+  return streq(b->ns, ns) &&
+         sb_pod_shape_same((const sb_pod_shape *) (const void *) PAYLOAD(b),
+                           y);
 }
 
 /* ---- the table ----------------------------------------------------------- */

@@ -532,6 +532,36 @@ static void pods_share_what_they_repeat(void **state) {
   sb_obj_free(rc);
 }
 
+/* Shapes compare by content, so a pod that could not be shared still
+ * reads as unchanged when nothing identity derivation uses changed. */
+static void shapes_compare_by_content(void **state) {
+  sb_obj *a = pod_named("web-1", "shop", "7d9f", 8080);
+  sb_obj *b = pod_named("web-2", "other", "7d9f", 8080);
+  sb_obj *c = pod_named("web-1", "shop", "7d9f", 8081);
+  sb_obj *d = pod_named("web-1", "shop", "8e0a", 8080);
+  const sb_pod_shape *sa = ((sb_pod *) a)->shape;
+  sb_pod_shape x;
+
+  (void) state;
+  assert_true(sb_pod_shape_same(sa, sa));
+  assert_true(sb_pod_shape_same(sa, ((sb_pod *) b)->shape));
+  assert_false(sb_pod_shape_same(sa, ((sb_pod *) c)->shape));  /* port */
+  assert_false(sb_pod_shape_same(sa, ((sb_pod *) d)->shape));  /* label */
+  x = *sa;
+  x.phase = "Running";
+  assert_false(sb_pod_shape_same(sa, &x));
+  x = *sa;
+  x.service_account = "default";
+  assert_false(sb_pod_shape_same(sa, &x));
+  x = *sa;
+  x.nlabels--;
+  assert_false(sb_pod_shape_same(sa, &x));
+  sb_obj_free(a);
+  sb_obj_free(b);
+  sb_obj_free(c);
+  sb_obj_free(d);
+}
+
 /* Other kinds are left alone. */
 static void only_pods_are_shared(void **state) {
   sb_pool *pool = sb_pool_new();
@@ -607,6 +637,7 @@ int main(void) {
     cmocka_unit_test(pods_keep_only_what_identity_needs),
     cmocka_unit_test(a_pod_is_one_small_allocation),
     cmocka_unit_test(pods_share_what_they_repeat),
+    cmocka_unit_test(shapes_compare_by_content),
     cmocka_unit_test(only_pods_are_shared),
     cmocka_unit_test(smi_objects_are_small_too),
   };
