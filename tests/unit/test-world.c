@@ -19,41 +19,7 @@
 
 #include "test-translate-util.h"
 
-/* tests/CMakeLists.txt links this test with --wrap for malloc, calloc and
- * realloc: every allocation made in sbcore (and in this file) comes here,
- * and fails once fail_after allocations have passed (-1: never). State of
- * this test only; the world has none. */
-#ifdef SB_TEST_WRAP_ALLOC
-static long fail_after = -1;
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-static int alloc_fails(void) {
-  if (fail_after < 0)
-    return 0;
-  if (fail_after == 0)
-    return 1;
-  fail_after--;
-  return 0;
-}
-
-void *__wrap_malloc(size_t n) {
-  return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m) {
-  return alloc_fails() ? NULL : __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n) {
-  return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-#endif
+#include "wrap-alloc.h"
 
 /* Collects "ns/name" of every visited object, space separated. */
 static int collect(void *arg, const sb_obj *obj) {
