@@ -77,6 +77,7 @@ struct sb_http_req {
 struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
+  int events;             /* UV_READABLE|UV_WRITABLE being polled for */
   sb_http *h;
   struct sock_ctx *prev, *next;   /* h->socks, so close finds them all */
 };
@@ -410,10 +411,19 @@ static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp,
     events |= UV_READABLE;
   if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
     events |= UV_WRITABLE;
+  /* curl repeats an action when one transfer of a multiplexed connection
+   * changes its mind while the connection's sum stays the same. Restarting
+   * a uv_poll_t is not free: libuv removes the descriptor from epoll and
+   * adds it back on the next loop turn (two or three system calls), which
+   * during a burst of writes was most of the controller's epoll_ctl
+   * calls. */
+  if (events == c->events && uv_is_active((uv_handle_t *) &c->poll))
+    return 0;
   rc = uv_poll_start(&c->poll, events, on_poll);
   if (rc)
     sb_log(SB_LOG_ERROR, "http: cannot poll socket", "fd=%d error=%s",
            (int) s, uv_strerror(rc));
+  c->events = rc ? 0 : events;
   return 0;
 }
 
