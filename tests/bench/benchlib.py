@@ -195,6 +195,20 @@ class API:
         finally:
             c.close()
 
+    def delete_collection(self, res, ns):
+        """Deletes every object of res in ns (one request; the API server
+        deletes them one by one before it answers)."""
+        c = self.conn(timeout=600)
+        try:
+            c.request("DELETE", res_path(res, ns), headers=self.headers)
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                die("DELETE %s: %d %s" % (res_path(res, ns), r.status,
+                                          body[:300]))
+        finally:
+            c.close()
+
 
 def res_path(res, ns=None):
     """'networking.istio.io/v1/virtualservices' or '/v1/pods' -> URL path."""
