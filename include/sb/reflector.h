@@ -7,6 +7,24 @@
  *             the watch starts. Emits SYNC_BEGIN, APPLY for every object,
  *             SYNC_END -- the consumer drops what it had that the list did
  *             not contain (sb_cache_begin_sync/end_sync).
+ *   STREAMING the same list as a watch-list (stream_lists): one watch with
+ *             sendInitialEvents=true and resourceVersionMatch=NotOlderThan
+ *             (a consistent read, like the paginated list), whose ADDED
+ *             events are the list's items and whose bookmark annotated
+ *             k8s.io/initial-events-end is its end and resourceVersion:
+ *             the same SYNC_BEGIN, APPLY..., SYNC_END, and the stream then
+ *             simply goes on as the WATCHING watch. One request instead of
+ *             a page per 500 objects followed by a watch, items parsed as
+ *             they arrive (no page held whole), and the API server serves
+ *             it from its watch cache. A server that refuses it (400 or
+ *             422 before any event: the WatchList feature is off, or older
+ *             than 1.27, which rejects resourceVersionMatch on watches)
+ *             makes the reflector list in pages from then on (one info
+ *             line). A 403 up front (a role that may list but not watch)
+ *             makes this one list a paginated one (the watch after it
+ *             then reports the refusal) and the next list streams again.
+ *             A stream that ends before its end bookmark is a failed
+ *             list: BACKOFF, then a new stream with a new SYNC_BEGIN.
  *   WATCHING  watch from the last resourceVersion with allowWatchBookmarks
  *             and a randomised timeoutSeconds (between min and 2*min, so
  *             that many reflectors do not reconnect in lock-step); events
@@ -71,6 +89,9 @@ typedef struct sb_reflector_opts {
   const char *ns;             /* NULL = all namespaces */
   const char *label_selector; /* NULL = everything */
   long page_size;             /* 0 = 500 */
+  /* 1: list by streaming (STREAMING above), falling back to pages for
+   * good if the server refuses; 0: paginated lists only. */
+  int stream_lists;
   unsigned min_watch_s;       /* 0 = 300 (timeoutSeconds in [min, 2*min)) */
   sb_backoff backoff;         /* zero = {800 ms, 30 s, 0.2} like client-go */
   /* How often an error that lasts is logged again (with how many times
@@ -101,11 +122,13 @@ void sb_reflector_close(sb_reflector *r, void (*cb)(void *arg), void *arg);
 /* Counters for metrics, debugging and tests. Strings are borrowed until
  * the reflector's next callback or request. */
 typedef struct sb_reflector_stats {
-  const char *state;       /* "new", "listing", "watching", "backoff",
-                              "stopped" (the client closed under us),
-                              "closing" */
+  const char *state;       /* "new", "listing", "streaming", "watching",
+                              "backoff", "stopped" (the client closed
+                              under us), "closing" */
   const char *rv;          /* last known resourceVersion, or NULL */
-  uint64_t lists;          /* lists started (a list of N pages: 1) */
+  uint64_t lists;          /* lists started (a list of N pages: 1; a
+                              streamed list: 1) */
+  uint64_t streamed;       /* of those, streamed (watch-list) */
   uint64_t pages;          /* list pages received */
   uint64_t relists;        /* lists after the first SYNC_END */
   uint64_t gone;           /* 410s (HTTP or ERROR event) */

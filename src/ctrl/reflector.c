@@ -45,6 +45,7 @@
 typedef enum rstate {
   R_NEW = 0,
   R_LISTING,
+  R_STREAMING,
   R_WATCHING,
   R_BACKOFF,
   R_STOPPED,
@@ -52,8 +53,12 @@ typedef enum rstate {
 } rstate;
 
 static const char *const state_names[] = {
-  "new", "listing", "watching", "backoff", "stopped", "closing"
+  "new", "listing", "streaming", "watching", "backoff", "stopped", "closing"
 };
+
+/* The bookmark that ends a streamed list's initial events. */
+#define INITIAL_EVENTS_END "k8s.io/initial-events-end"
+
 
 struct sb_reflector {
   uv_loop_t *loop;
@@ -66,6 +71,8 @@ struct sb_reflector {
   char *group, *version, *resource, *ns, *selector;
   sb_kube_target target;
   long page_size;
+  int stream;                  /* list by streaming, until refused */
+  int stream_begun;            /* SYNC_BEGIN sent for this stream */
   unsigned min_watch_s;
   unsigned error_log_ms;
   sb_backoff backoff;
@@ -106,6 +113,8 @@ struct sb_reflector {
 };
 
 static void start_list(sb_reflector *r);
+static void start_pages(sb_reflector *r);
+static void start_stream(sb_reflector *r);
 static void start_watch(sb_reflector *r);
 static void call_ended_closing(sb_reflector *r);
 
@@ -275,14 +284,22 @@ static void start_failed(sb_reflector *r, const char *what, int rc,
 static void on_list_page(void *arg, sb_kube_result *res);
 
 static void start_list(sb_reflector *r) {
-  sb_kube_query q;
-  int rc;
-
   if (!r->cont) {
     r->st.lists++;
     if (r->synced)
       r->st.relists++;
+    if (r->stream) {
+      start_stream(r);
+      return;
+    }
   }
+  start_pages(r);
+}
+
+static void start_pages(sb_reflector *r) {
+  sb_kube_query q;
+  int rc;
+
   memset(&q, 0, sizeof(q));
   /* No resourceVersion: a consistent read, the only kind the server
    * paginates; its version is where the watch will start. */
@@ -436,10 +453,143 @@ static void on_list_page(void *arg, sb_kube_result *res) {
   start_watch(r);
 }
 
-/* ---- WATCHING ------------------------------------------------------------ */
+/* ---- STREAMING ----------------------------------------------------------- */
+
+/* Spread over [min, 2*min) so that reflectors started together do not
+ * all reconnect together. */
+static long watch_timeout(sb_reflector *r) {
+  return (long) r->min_watch_s + (long) (rnd(r) * (double) r->min_watch_s);
+}
 
 static int on_watch_event(void *arg, sb_kube_event *ev);
 static void on_watch_end(void *arg, sb_kube_result *res);
+
+/* A list as one watch: no resourceVersion with NotOlderThan is the same
+ * consistent read as a list without one. Nothing of the stream is a place
+ * to resume from until its end bookmark, so r->rv is left alone (a failed
+ * stream is a failed list: it starts over). */
+static void start_stream(sb_reflector *r) {
+  sb_kube_query q;
+  int rc;
+
+  memset(&q, 0, sizeof(q));
+  q.label_selector = r->selector;
+  q.resource_version_match = "NotOlderThan";
+  q.send_initial_events = 1;
+  q.allow_bookmarks = 1;
+  q.timeout_seconds = watch_timeout(r);
+  r->watch_start_ms = uv_now(r->loop);
+  r->watch_seen = 0;
+  r->stream_begun = 0;
+  r->st.streamed++;
+  goto_state(r, R_STREAMING, "list (streaming)");
+  rc = sb_kube_watch(r->k, &r->target, &q, on_watch_event, on_watch_end, r,
+                     &r->call);
+  if (rc) {
+    r->call = NULL;
+    start_failed(r, "cannot list", rc, 1);
+  }
+}
+
+static int is_initial_end(const cJSON *obj) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, INITIAL_EVENTS_END);
+
+  return cJSON_IsString(v) && strcmp(v->valuestring, "true") == 0;
+}
+
+/* SYNC_BEGIN before the stream's first item (or its end, when it has
+ * none): a stream that fails before anything arrived, like a list whose
+ * first page failed, has not begun. 0, or SB_ECANCELED when the callback
+ * closed the reflector. */
+static int stream_begin(sb_reflector *r) {
+  if (r->stream_begun)
+    return 0;
+  r->stream_begun = 1;
+  r->fn(r->arg, SB_REFLECT_SYNC_BEGIN, NULL);
+  return r->state == R_STREAMING ? 0 : SB_ECANCELED;
+}
+
+static int on_stream_event(sb_reflector *r, sb_kube_event *ev) {
+  const char *rv;
+
+  r->watch_seen++;
+  if (strcmp(ev->type, "BOOKMARK") == 0) {
+    r->st.bookmarks++;
+    if (!is_initial_end(ev->object))
+      return 0;     /* progress, but not a point to resume from */
+    rv = meta_rv(ev->object);
+    if (!rv)
+      return SB_EPARSE;
+    if (stream_begin(r))
+      return SB_ECANCELED;
+    if (set_str(&r->rv, rv))
+      return SB_ENOMEM;
+    r->rv_from_list = 1;
+    r->list_gone = 0;
+    r->synced = 1;
+    recovered(r);
+    /* The stream goes on as the watch. */
+    goto_state(r, R_WATCHING, "initial events end");
+    r->fn(r->arg, SB_REFLECT_SYNC_END, NULL);
+    return r->state == R_WATCHING ? 0 : SB_ECANCELED;
+  }
+  if (strcmp(ev->type, "ADDED") != 0 && strcmp(ev->type, "MODIFIED") != 0 &&
+      strcmp(ev->type, "DELETED") != 0) {
+    sb_log(SB_LOG_DEBUG, "unknown watch event ignored", "resource=%s "
+           "type=%s", r->name, ev->type);
+    return 0;
+  }
+  if (!cJSON_IsObject(ev->object))
+    return 0;
+  if (stream_begin(r))
+    return SB_ECANCELED;
+  r->st.events++;
+  recovered(r);
+  r->fn(r->arg, ev->type[0] == 'D' ? SB_REFLECT_DELETE : SB_REFLECT_APPLY,
+        ev->object);
+  return r->state == R_STREAMING ? 0 : SB_ECANCELED;
+}
+
+/* The stream ended before its end bookmark. */
+static void on_stream_end(sb_reflector *r, sb_kube_result *res) {
+  if (res->err == SB_ECANCELED) {
+    goto_state(r, R_STOPPED, "client closed");
+    return;
+  }
+  if (res->err == SB_EINVAL && r->watch_seen == 0) {
+    /* 400/422 up front: the server does not do watch-lists (also when
+     * it did before: a server restarted with the feature off, or one
+     * behind the same address that never had it). */
+    r->stream = 0;
+    sb_log(SB_LOG_INFO, "the server does not stream lists; listing in "
+           "pages", "resource=%s reason=%s", r->name,
+           res->message && *res->message ? res->message : "invalid");
+    start_pages(r);
+    return;
+  }
+  if (res->err == SB_EFORBIDDEN && r->watch_seen == 0) {
+    /* Authorisation treats the stream as a watch: a role that may list
+     * but not watch still gets the list, in pages, as client-go's
+     * reflector does ("progress is better than deadlocking"); the watch
+     * after it reports the refusal. The next list streams again. */
+    sb_log(SB_LOG_DEBUG, "streamed list forbidden; listing in pages",
+           "resource=%s", r->name);
+    start_pages(r);
+    return;
+  }
+  if (res->err == SB_EGONE)
+    r->st.gone++;
+  if (res->err == 0)
+    report(r, "cannot list", SB_EIO, "the server ended the streamed list "
+           "before its initial events were complete");
+  else
+    report(r, "cannot list", res->err, res->message);
+  backoff(r, 1, res->err == SB_ETOOMANY ? res->retry_after : -1);
+}
+
+/* ---- WATCHING ------------------------------------------------------------ */
 
 static void start_watch(sb_reflector *r) {
   sb_kube_query q;
@@ -449,10 +599,7 @@ static void start_watch(sb_reflector *r) {
   q.label_selector = r->selector;
   q.resource_version = r->rv;
   q.allow_bookmarks = 1;
-  /* Spread over [min, 2*min) so that reflectors started together do not
-   * all reconnect together. */
-  q.timeout_seconds = (long) r->min_watch_s +
-                      (long) (rnd(r) * (double) r->min_watch_s);
+  q.timeout_seconds = watch_timeout(r);
   r->watch_start_ms = uv_now(r->loop);
   r->watch_seen = 0;
   r->st.watches++;
@@ -472,6 +619,8 @@ static int on_watch_event(void *arg, sb_kube_event *ev) {
   const char *rv = meta_rv(ev->object);
   sb_reflect_ev what;
 
+  if (r->state == R_STREAMING)
+    return on_stream_event(r, ev);
   if (r->state != R_WATCHING)
     return SB_ECANCELED;
   r->watch_seen++;
@@ -510,6 +659,10 @@ static void on_watch_end(void *arg, sb_kube_result *res) {
   r->call = NULL;
   if (r->state == R_CLOSING) {
     call_ended_closing(r);
+    return;
+  }
+  if (r->state == R_STREAMING) {
+    on_stream_end(r, res);
     return;
   }
   switch (res->err) {
@@ -616,6 +769,7 @@ int sb_reflector_new(uv_loop_t *loop, sb_kube *k,
   r->target.gvr.resource = r->resource;
   r->target.ns = r->ns;
   r->page_size = o->page_size > 0 ? o->page_size : DEFAULT_PAGE;
+  r->stream = o->stream_lists != 0;
   r->min_watch_s = o->min_watch_s ? o->min_watch_s : DEFAULT_MIN_WATCH_S;
   r->error_log_ms = o->error_log_interval_ms ? o->error_log_interval_ms
                                              : DEFAULT_ERROR_LOG_MS;

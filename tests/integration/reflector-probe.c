@@ -5,14 +5,15 @@
  *                      [--resource GROUP/VERSION/RESOURCE] [--page-size N]
  *                      [--min-watch S] [--backoff-base MS]
  *                      [--backoff-max MS] [--pause-first-apply-ms MS]
- *                      [-v N]
+ *                      [--stream 0|1] [-v N]
  *   sb-reflector-probe --discover [--kubeconfig P]
  *
  * Prints one JSON object per line on stdout, flushed at once, so a test
  * can follow what the reflector does while it changes the cluster:
  *   {"ev":"SYNC_BEGIN"}  {"ev":"APPLY","name":..,"rv":..,"data":{..}}
  *   {"ev":"DELETE",..}   {"ev":"SYNC_END"}
- *   {"ev":"STATS","state":..,"rv":..,"lists":..,"relists":..,"gone":..,
+ *   {"ev":"STATS","state":..,"rv":..,"lists":..,"streamed":..,"pages":..,
+ *    "relists":..,"gone":..,
  *    "watches":..,"errors":..,"err":"SB_E..."}   whenever one changes
  *   {"ev":"DISCOVERY",...}                        with --discover
  *   {"ev":"CLOSED","loop_close":0}                at the end
@@ -120,6 +121,8 @@ static void print_stats(probe *p) {
   cJSON_AddStringToObject(o, "state", st.state);
   cJSON_AddStringToObject(o, "rv", st.rv ? st.rv : "");
   cJSON_AddNumberToObject(o, "lists", (double) st.lists);
+  cJSON_AddNumberToObject(o, "streamed", (double) st.streamed);
+  cJSON_AddNumberToObject(o, "pages", (double) st.pages);
   cJSON_AddNumberToObject(o, "relists", (double) st.relists);
   cJSON_AddNumberToObject(o, "gone", (double) st.gone);
   cJSON_AddNumberToObject(o, "watches", (double) st.watches);
@@ -226,7 +229,7 @@ static int usage(void) {
   fputs("usage: sb-reflector-probe [--kubeconfig P] [--namespace N] "
         "[--resource G/V/R]\n  [--page-size N] [--min-watch S] "
         "[--backoff-base MS] [--backoff-max MS]\n  "
-        "[--pause-first-apply-ms MS] [-v N]\n"
+        "[--pause-first-apply-ms MS] [--stream 0|1] [-v N]\n"
         "  | --discover [--kubeconfig P]\n", stderr);
   return 2;
 }
@@ -242,6 +245,7 @@ static int number(const char *s, long *out) {
 int main(int argc, char **argv) {
   const char *kubeconfig = NULL, *ns = NULL, *res = "/v1/configmaps";
   long page = 0, min_watch = 0, base = 0, max = 0, verbosity = 0, pause = 0;
+  long stream = 0;
   char group[256], version[64], resource[128], err[1024];
   sb_kubeconfig_opts ko;
   sb_kubeconfig *cfg;
@@ -277,6 +281,8 @@ int main(int argc, char **argv) {
       num = &max;
     else if (strcmp(a, "--pause-first-apply-ms") == 0)
       num = &pause;
+    else if (strcmp(a, "--stream") == 0)
+      num = &stream;
     else if (strcmp(a, "-v") == 0)
       num = &verbosity;
     else
@@ -321,6 +327,7 @@ int main(int argc, char **argv) {
     o.gvr.resource = resource;
     o.ns = ns;
     o.page_size = page;
+    o.stream_lists = stream != 0;
     o.min_watch_s = (unsigned) min_watch;
     if (base || max) {
       o.backoff.base_ms = (uint64_t) (base ? base : 800);

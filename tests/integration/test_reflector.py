@@ -26,6 +26,10 @@ through the fixture's API server ("A"), where kubectl points:
  6. a list whose continue token is compacted away between two pages
     (a consumer that stalls on the first item): 410, the list starts over
     from its first page and completes.
+ 7. the list streamed (watch-list: one watch with sendInitialEvents whose
+    initial-events-end bookmark ends the list and which goes on as the
+    watch), and B restarted with the WatchList feature off: the refused
+    stream (422) is followed by a paginated list, with no error.
 Also: watches that end normally (timeoutSeconds of 2-3 s) are followed by
 a new watch from the same version, with no error and no relist.
 In 3-5 the probe's store (SYNC_BEGIN/APPLY/DELETE/SYNC_END applied the way
@@ -358,6 +362,54 @@ def main():
             converged(probe, ns)
             probe.close()
             probe = None
+
+            # -- 7. streamed lists (watch-list) --------------------------
+            # B with its watch cache again: the list is one watch with
+            # sendInitialEvents, whose initial-events-end bookmark ends it
+            # and which goes on as the watch.
+            b.stop(signal.SIGTERM)
+            b.start("--watch-cache=true")
+            stream = Probe(["--kubeconfig", b.kubeconfig, "--namespace", ns,
+                            "--stream", "1", "-v", "2"], work, "stream")
+            converged(stream, ns)
+            st = stream.stats()
+            h.expect_eq((st["lists"], st["streamed"], st["pages"],
+                         st["watches"], st["errors"]), (1, 1, 0, 0, 0),
+                        "lists, streamed, pages, watches, errors of a "
+                        "streamed list")
+            h.expect_eq([o["ev"] for o in stream.events()],
+                        ["SYNC_BEGIN"] + ["APPLY"] * len(truth(ns)) +
+                        ["SYNC_END"], "the streamed list's callbacks")
+            mark = len(stream.snapshot())
+            cm(ns, "h", "1")
+            del_cm(ns, "e")
+            converged(stream, ns)
+            h.expect_eq([(o["ev"], o["name"]) for o in stream.events(mark)],
+                        [("APPLY", "h"), ("DELETE", "e")],
+                        "changes after the streamed list, on the same watch")
+            h.expect_eq(stream.stats()["watches"], 0,
+                        "watches started after the streamed list")
+            stream.close()
+            h.log("streamed list: one request, then the changes as events")
+
+            # B without the WatchList feature refuses the stream (422):
+            # the reflector lists in pages instead, with no error.
+            b.stop(signal.SIGTERM)
+            b.start("--watch-cache=true", "--feature-gates=WatchList=false")
+            fb = Probe(["--kubeconfig", b.kubeconfig, "--namespace", ns,
+                        "--stream", "1", "--page-size", "1"], work,
+                       "fallback")
+            converged(fb, ns)
+            st = fb.stats()
+            h.expect_eq((st["lists"], st["streamed"], st["pages"],
+                         st["errors"], st["err"]),
+                        (1, 1, len(truth(ns)), 0, ""),
+                        "lists, streamed, pages, errors after a refusal")
+            with open(fb.errlog) as f:
+                h.check("the server does not stream lists" in f.read(),
+                        "no 'does not stream lists' line in the log")
+            fb.close()
+            h.log("streamed list refused (WatchList off): listed in pages")
         ok = True
     finally:
         if probe:

@@ -306,12 +306,14 @@ static void no_script_errors(void) {
   }
 }
 
-static sb_reflector *new_cm(env *e, rec *c, double *rnd, uint64_t base_ms,
-                            uint64_t max_ms) {
+static sb_reflector *new_cm_opts(env *e, rec *c, double *rnd,
+                                 uint64_t base_ms, uint64_t max_ms,
+                                 int stream) {
   sb_reflector_opts o;
   sb_reflector *r;
 
   memset(&o, 0, sizeof(o));
+  o.stream_lists = stream;
   o.gvr.group = "";
   o.gvr.version = "v1";
   o.gvr.resource = "configmaps";
@@ -327,6 +329,11 @@ static sb_reflector *new_cm(env *e, rec *c, double *rnd, uint64_t base_ms,
                    0);
   c->r = r;
   return r;
+}
+
+static sb_reflector *new_cm(env *e, rec *c, double *rnd, uint64_t base_ms,
+                            uint64_t max_ms) {
+  return new_cm_opts(e, c, rnd, base_ms, max_ms, 0);
 }
 
 static void close_and_wait(env *e, sb_reflector *r, rec *c) {
@@ -1005,6 +1012,251 @@ static void bad_options(void **state) {
   env_done(&e);
 }
 
+/* ---- streamed lists (watch-list) ----------------------------------------- */
+
+/* The list as one watch: its ADDED events are the items, the bookmark
+ * annotated initial-events-end closes the list and gives the version,
+ * plain bookmarks before it change nothing, and the same stream goes on
+ * as the watch. */
+static void stream_list_then_watch(void **state) {
+  double rnd = 0.25;
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'watch','events':[['ADDED','a','5'],['BOOKMARK','6'],"
+       "  ['ADDED','b','7'],['END','10'],['MODIFIED','a','11'],"
+       "  ['DELETED','b','12']],'then':'end'},"
+       "{'expect':'watch','events':[['ADDED','c','13']],'then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm_opts(&e, &c, &rnd, 5000, 30000, 1);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until(&e, &c.n, 7);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "APPLY b", "SYNC_END",
+                "APPLY a", "DELETE b", "APPLY c");
+  assert_int_equal(c.bad_type, 0);
+  assert_int_equal(sb_reflector_synced(r), 1);
+  assert_int_equal(sb_reflector_error(r, NULL), 0);
+
+  fetch_requests();
+  no_script_errors();
+  assert_int_equal(nreq(CM_PATH), 2);
+  assert_true(is_watch(req(CM_PATH, 0)));
+  assert_string_equal(q(req(CM_PATH, 0), "sendInitialEvents"), "true");
+  assert_string_equal(q(req(CM_PATH, 0), "resourceVersionMatch"),
+                      "NotOlderThan");
+  assert_string_equal(q(req(CM_PATH, 0), "allowWatchBookmarks"), "true");
+  assert_null(q(req(CM_PATH, 0), "resourceVersion"));
+  assert_null(q(req(CM_PATH, 0), "limit"));
+  assert_string_equal(q(req(CM_PATH, 0), "timeoutSeconds"), "125");
+  /* The next watch resumes after the last event, as a plain watch. */
+  assert_true(is_watch(req(CM_PATH, 1)));
+  assert_string_equal(q(req(CM_PATH, 1), "resourceVersion"), "12");
+  assert_null(q(req(CM_PATH, 1), "sendInitialEvents"));
+  assert_null(q(req(CM_PATH, 1), "resourceVersionMatch"));
+
+  sb_reflector_get_stats(r, &st);
+  assert_string_equal(st.state, "watching");
+  assert_string_equal(st.rv, "13");
+  assert_int_equal(st.lists, 1);
+  assert_int_equal(st.streamed, 1);
+  assert_int_equal(st.pages, 0);
+  assert_int_equal(st.relists, 0);
+  assert_int_equal(st.watches, 1);
+  assert_int_equal(st.events, 5);
+  assert_int_equal(st.bookmarks, 2);
+  assert_int_equal(st.errors, 0);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
+/* A stream cut before its end is a failed list: back off, stream again
+ * from scratch (a new SYNC_BEGIN; nothing of the broken one is a place
+ * to resume from) and let SYNC_END sweep what the new one lacks. A 410
+ * in the watch that follows streams the list again. */
+static void stream_cut_then_again(void **state) {
+  double rnd = 0.5;
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'watch','events':[['ADDED','a','5'],['ADDED','b','6']],"
+       "  'then':'drop'},"
+       "{'expect':'watch','events':[['ADDED','b','6'],['END','20']],"
+       "  'then':'end'},"
+       "{'expect':'watch','events':[['ERROR',410]],'then':'end'},"
+       "{'expect':'watch','events':[['ADDED','c','30'],['END','30']],"
+       "  'then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm_opts(&e, &c, &rnd, 50, 1000, 1);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until(&e, &c.n, 9);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "APPLY b", "SYNC_BEGIN",
+                "APPLY b", "SYNC_END", "SYNC_BEGIN", "APPLY c", "SYNC_END");
+  assert_int_equal(c.nstore, 1);
+  assert_string_equal(c.store[0], "c");
+
+  fetch_requests();
+  no_script_errors();
+  assert_int_equal(nreq(CM_PATH), 4);
+  assert_string_equal(q(req(CM_PATH, 1), "sendInitialEvents"), "true");
+  assert_null(q(req(CM_PATH, 1), "resourceVersion"));
+  /* The cut stream was a failure: the second waited for the backoff
+   * (50 ms, jitter 0.2 at 0.5: at least 45 ms). */
+  assert_true(t_ms(req(CM_PATH, 1)) - t_ms(req(CM_PATH, 0)) >= 45);
+  assert_string_equal(q(req(CM_PATH, 2), "resourceVersion"), "20");
+  assert_null(q(req(CM_PATH, 2), "sendInitialEvents"));
+  /* The 410 on a version that came from the stream: list (streamed)
+   * again, after a backoff like a 410 on a list's version. */
+  assert_string_equal(q(req(CM_PATH, 3), "sendInitialEvents"), "true");
+
+  sb_reflector_get_stats(r, &st);
+  assert_string_equal(st.state, "watching");
+  assert_int_equal(st.lists, 3);
+  assert_int_equal(st.streamed, 3);
+  assert_int_equal(st.relists, 1);
+  assert_int_equal(st.gone, 1);
+  assert_int_equal(sb_reflector_error(r, NULL), 0);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
+/* A server without watch-lists answers 422 (or 400) up front: list in
+ * pages, at once and from then on -- the relist after a 410 too. */
+static void stream_refused_lists_in_pages(void **state) {
+  double rnd = 0.5;
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'watch','status':422,'message':'sendInitialEvents: "
+       "Forbidden: sendInitialEvents is forbidden for watch unless the "
+       "WatchList feature gate is enabled'},"
+       "{'expect':'list','items':['a'],'rv':'10'},"
+       "{'expect':'watch','events':[['ADDED','b','11'],['ERROR',410]],"
+       "  'then':'end'},"
+       "{'expect':'list','items':['b'],'rv':'20'},"
+       "{'expect':'watch','then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm_opts(&e, &c, &rnd, 5000, 30000, 1);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until(&e, &c.n, 7);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "SYNC_END", "APPLY b",
+                "SYNC_BEGIN", "APPLY b", "SYNC_END");
+  run_until_requests(&e, CM_PATH, 5);
+
+  fetch_requests();
+  no_script_errors();
+  assert_int_equal(nreq(CM_PATH), 5);
+  assert_string_equal(q(req(CM_PATH, 0), "sendInitialEvents"), "true");
+  assert_false(is_watch(req(CM_PATH, 1)));
+  assert_string_equal(q(req(CM_PATH, 1), "limit"), "2");
+  /* No backoff (5 s) for the refusal. */
+  assert_true(t_ms(req(CM_PATH, 1)) - t_ms(req(CM_PATH, 0)) < 2500);
+  assert_false(is_watch(req(CM_PATH, 3)));
+
+  sb_reflector_get_stats(r, &st);
+  assert_int_equal(st.lists, 2);
+  assert_int_equal(st.streamed, 1);
+  assert_int_equal(st.pages, 2);
+  /* A refusal is not an error to report. */
+  assert_int_equal(sb_reflector_error(r, NULL), 0);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
+/* A 403 for the stream (a role with list but not watch): this list goes
+ * in pages at once, the watch after it is refused and backs off, and the
+ * list after a 410 streams again. */
+static void stream_forbidden_lists_this_time(void **state) {
+  double rnd = 0.5;
+  sb_reflector_stats st;
+  sb_reflector *r;
+  rec c;
+  env e;
+
+  (void) state;
+  load("{'" CM_PATH "': ["
+       "{'expect':'watch','status':403,'message':'configmaps is forbidden: "
+       "cannot watch resource configmaps'},"
+       "{'expect':'list','items':['a'],'rv':'10'},"
+       "{'expect':'watch','status':403,'message':'configmaps is forbidden: "
+       "cannot watch resource configmaps'},"
+       "{'expect':'watch','events':[['ERROR',410]],'then':'end'},"
+       "{'expect':'watch','events':[['ADDED','b','20'],['END','20']],"
+       "  'then':'hold'}]}");
+  env_init(&e);
+  rec_init(&c);
+  r = new_cm_opts(&e, &c, &rnd, 500, 1000, 1);
+  assert_int_equal(sb_reflector_start(r), 0);
+  run_until(&e, &c.n, 6);
+  EXPECT_EVENTS(&c, "SYNC_BEGIN", "APPLY a", "SYNC_END", "SYNC_BEGIN",
+                "APPLY b", "SYNC_END");
+
+  fetch_requests();
+  no_script_errors();
+  assert_int_equal(nreq(CM_PATH), 5);
+  assert_string_equal(q(req(CM_PATH, 0), "sendInitialEvents"), "true");
+  assert_false(is_watch(req(CM_PATH, 1)));
+  /* No backoff (at least 400 ms) before the paginated list; the
+   * refused watch after it waits for one. */
+  assert_true(t_ms(req(CM_PATH, 1)) - t_ms(req(CM_PATH, 0)) < 250);
+  assert_true(t_ms(req(CM_PATH, 3)) - t_ms(req(CM_PATH, 2)) >= 400);
+  assert_string_equal(q(req(CM_PATH, 2), "resourceVersion"), "10");
+  assert_null(q(req(CM_PATH, 2), "sendInitialEvents"));
+  assert_string_equal(q(req(CM_PATH, 4), "sendInitialEvents"), "true");
+
+  sb_reflector_get_stats(r, &st);
+  assert_int_equal(st.lists, 2);
+  assert_int_equal(st.streamed, 2);
+  assert_int_equal(st.pages, 1);
+  close_and_wait(&e, r, &c);
+  env_done(&e);
+}
+
+/* Closing from inside the stream's callbacks (at SYNC_BEGIN, mid-items,
+ * at SYNC_END) stops at once: nothing more is delivered. */
+static void stream_close_from_callback(void **state) {
+  static const int at[] = {1, 2, 4};
+  double rnd = 0.5;
+  size_t i;
+
+  (void) state;
+  for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+    sb_reflector *r;
+    rec c;
+    env e;
+
+    load("{'" CM_PATH "': ["
+         "{'expect':'watch','events':[['ADDED','a','5'],['ADDED','b','6'],"
+         "  ['END','10'],['ADDED','c','11']],'gap_ms':20,'then':'hold'}]}");
+    env_init(&e);
+    rec_init(&c);
+    c.close_at = at[i];
+    r = new_cm_opts(&e, &c, &rnd, 5000, 30000, 1);
+    assert_int_equal(sb_reflector_start(r), 0);
+    c.r = r;
+    run_until(&e, &c.n, at[i]);
+    run_for(&e, 50);
+    assert_int_equal(c.n, at[i]);
+    /* Already closing: this close call is ignored, the first one's
+     * (NULL) callback ran. Freed by the loop. */
+    env_done(&e);
+  }
+}
+
 static int setup(void **state) {
   (void) state;
   signal(SIGPIPE, SIG_IGN);
@@ -1034,6 +1286,11 @@ int main(void) {
       cmocka_unit_test(close_from_callback),
       cmocka_unit_test(close_in_backoff_and_client_gone),
       cmocka_unit_test(bad_options),
+      cmocka_unit_test(stream_list_then_watch),
+      cmocka_unit_test(stream_cut_then_again),
+      cmocka_unit_test(stream_refused_lists_in_pages),
+      cmocka_unit_test(stream_forbidden_lists_this_time),
+      cmocka_unit_test(stream_close_from_callback),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -40,7 +40,9 @@ page intact: only a client that parses items one by one sees the ones
 before it); an
 error step "status" and "message" (the body becomes a Status with the
 usual reason); an event may be ["ADDED"|"MODIFIED"|"DELETED", name, rv],
-["BOOKMARK", rv] or ["ERROR", code]. Test scripts are written with single
+["BOOKMARK", rv], ["END", rv] (the bookmark that ends a streaming
+list's initial events: annotated k8s.io/initial-events-end) or
+["ERROR", code]. Test scripts are written with single
 quotes, which the C side turns into double quotes.
 """
 import json
@@ -75,7 +77,8 @@ def status(code, reason, message):
 
 
 REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound",
-           410: "Expired", 429: "TooManyRequests", 500: "InternalError",
+           410: "Expired", 422: "Invalid", 429: "TooManyRequests",
+           500: "InternalError",
            503: "ServiceUnavailable"}
 
 
@@ -89,10 +92,12 @@ def configmap(name, rv=None):
 def expand_event(ev):
     if isinstance(ev, dict):
         return ev
-    if ev[0] == "BOOKMARK":
+    if ev[0] in ("BOOKMARK", "END"):
+        meta = {"resourceVersion": ev[1]}
+        if ev[0] == "END":
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
         return {"type": "BOOKMARK", "object": {
-            "kind": "ConfigMap", "apiVersion": "v1",
-            "metadata": {"resourceVersion": ev[1]}}}
+            "kind": "ConfigMap", "apiVersion": "v1", "metadata": meta}}
     if ev[0] == "ERROR":
         return {"type": "ERROR", "object": status(
             ev[1], REASONS.get(ev[1], ""),
