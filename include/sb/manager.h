@@ -60,8 +60,8 @@ typedef struct sb_manager_opts {
   double qps;                    /* API writes per second */
   int burst;
   unsigned workers;              /* keys reconciled at once; 0 = 4 */
-  int paged_lists;               /* 1: list in pages only, never as a
-                                    streamed watch-list (sb_reflector) */
+  int stream_lists;              /* 1: read initial state as streamed
+                                    watch-lists (sb_reflector); 0: pages */
 } sb_manager_opts;
 
 /* Loads the configuration and creates the parts that need no I/O yet.

@@ -108,10 +108,12 @@ static const sb_opt run_opts[] = {
    "Burst of writes allowed above --kube-api-qps."},
   {"workers", 0, SB_OPT_INT, OFF(workers), "4", NULL, "N", NULL,
    "SMI objects reconciled at the same time."},
-  {"watch-list", 0, SB_OPT_BOOL, OFF(watch_list), "true", NULL, NULL, NULL,
+  {"watch-list", 0, SB_OPT_BOOL, OFF(watch_list), "false", NULL, NULL, NULL,
    "Read each resource's initial state as one streamed watch "
-   "(sendInitialEvents) instead of pages of 500. A server without it (the "
-   "WatchList feature) is listed in pages after one refused request."},
+   "(sendInitialEvents) instead of pages of 500: no list page held in "
+   "memory, but readiness waits for the server's end-of-list bookmark "
+   "(slower start-up). A server without it (the WatchList feature) is "
+   "listed in pages after one refused request."},
   {"log-format", 0, SB_OPT_STRING, OFF(log_format), "text",
    "SMI_BRIDGE_LOG_FORMAT", "FORMAT", log_choices, "One line per event: "
    "logfmt text or JSON."},
@@ -234,7 +236,7 @@ int sb_cli_run(int argc, char **argv) {
   mo.qps = cfg.qps;
   mo.burst = cfg.burst;
   mo.workers = (unsigned) cfg.workers;
-  mo.paged_lists = !cfg.watch_list;
+  mo.stream_lists = cfg.watch_list;
 
   if (uv_loop_init(&loop) != 0) {
     fprintf(stderr, "smi-bridge run: cannot create the event loop\n");

@@ -753,7 +753,7 @@ static int start_watches(sb_manager *m) {
     ro.gvr.version = w->version;
     ro.gvr.resource = w->resource;
     ro.ns = w->ns;
-    ro.stream_lists = !m->o.paged_lists;
+    ro.stream_lists = m->o.stream_lists;
     rc = sb_reflector_new(m->loop, m->kube, &ro, on_reflect, w, &w->r);
     if (!rc)
       rc = sb_reflector_start(w->r);

@@ -15,11 +15,10 @@ cluster CA.
    HTTPRoute and the TrafficTarget a Server, MeshTLSAuthentication,
    AuthorizationPolicy and per-route HTTPRoute, all pruned again. Leader
    election takes, renews and releases the Lease; Events are created and a
-   repeat is patched. No request is refused. These controllers read
-   every kind as a streamed watch (watch-list) and never list; a
-   controller with --watch-list=false (what a server without watch-lists
-   gets) reaches readiness for each mesh with the same roles, listing in
-   pages.
+   repeat is patched. No request is refused. A controller with
+   --watch-list (each kind's initial state read as a streamed watch)
+   reaches readiness for each mesh with the same roles and makes no list
+   request.
 2. Least privilege: every request the controller made (its own debug log
    of each HTTP request, mapped to the RBAC verb the API server checks;
    a server-side apply that answered 201 Created counts as create and
@@ -34,8 +33,7 @@ cluster CA.
      object stays, other splits are still served; restored, it is pruned;
    - watch on pods (new controller): it lists, gets ready and reconciles,
      logs the forbidden watch naming pods, and recovers when restored;
-   - list on pods (new controller, --watch-list=false: a streamed watch
-     needs no list): it logs the forbidden list; after the
+   - list on pods (new controller): it logs the forbidden list; after the
      grace period it says it continues without pods and keeps serving the
      rest (a TrafficSplit is written; a TrafficTarget, which needs the
      pods, gets a MissingDependency Event and writes nothing); restored,
@@ -292,13 +290,13 @@ def istio_full(ns, kc):
     return ctl.logs()
 
 
-def paged(ns, kc):
-    """Controllers that list in pages, as they do where the API server
-    has no watch-lists: ready (every kind listed) with the same roles."""
+def streamed(ns, kc):
+    """Controllers that read each kind's initial state as a streamed
+    watch: ready with the same roles."""
     logs = ""
     for mesh in ("istio", "linkerd"):
-        with controller(ns, "--mesh", mesh, "--watch-list=false", *ELECT,
-                        kubeconfig=kc, name="paged-" + mesh) as ctl:
+        with controller(ns, "--mesh", mesh, "--watch-list", *ELECT,
+                        kubeconfig=kc, name="streamed-" + mesh) as ctl:
             ctl.wait_ready()
             logs += ctl.logs()
     return logs
@@ -441,8 +439,8 @@ def without_pod_watch(ns, kc, roles):
 def without_pod_list(ns, kc, roles):
     roles.remove("", "pods", "list")
     try:
-        with controller(ns, "--mesh", "istio", "--watch-list=false",
-                        *ELECT, kubeconfig=kc, name="no-pod-list") as ctl:
+        with controller(ns, "--mesh", "istio", *ELECT, kubeconfig=kc,
+                        name="no-pod-list") as ctl:
             line = h.wait_for(lambda: forbidden_line(
                 ctl.logs(), "cannot list", "pods", "list"), timeout=30,
                 what="a reflector line for the forbidden list of pods")
@@ -521,10 +519,13 @@ def main():
                         ("api-2", "api", {"app": "api"})])
             h.apply(GROUPS, ns)
 
-            streamed = istio_full(ns, kc) + linkerd_full(ns, kc)
-            h.expect_eq(fmt(t for t in used_by(streamed) if t[2] == "list"),
+            stream_logs = streamed(ns, kc)
+            h.expect_eq(fmt(t for t in used_by(stream_logs)
+                            if t[2] == "list"),
                         "", "lists made by controllers that stream them")
-            logs = streamed + paged(ns, kc)
+            h.check(re.search(r"sendInitialEvents=true", stream_logs),
+                    "no streamed list in the --watch-list controllers' log")
+            logs = istio_full(ns, kc) + linkerd_full(ns, kc) + stream_logs
             h.expect_eq(refused(logs), [], "requests refused with the "
                         "chart's roles")
             used = used_by(logs)
