@@ -11,8 +11,10 @@
  *
  * Memory: list pages are handed to the callback item by item and freed
  * before the next page is asked for, so a big collection never sits in
- * memory whole; a watch holds one event at a time (the client's line
- * splitter caps it).
+ * memory whole; a watch, and a streamed list, holds one event at a time
+ * (the client's line splitter caps it). A streamed list is a watch whose
+ * events on_watch_event and on_watch_end hand to on_stream_event and
+ * on_stream_end until its end bookmark makes it the WATCHING watch.
  *
  * Logging: a failing request is logged once per distinct message (and
  * again every error_log_interval_ms while it lasts, with how often it was seen
@@ -58,7 +60,6 @@ static const char *const state_names[] = {
 
 /* The bookmark that ends a streamed list's initial events. */
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
-
 
 struct sb_reflector {
   uv_loop_t *loop;

@@ -34,9 +34,14 @@ Services, splits, generated objects and Events) are deleted after it
 (--keep leaves them), so the API server's watch cache and heap do not
 grow run by run -- they did by about 8,000 objects a run, and the later
 runs, the controller's always last in each, met an API server with a
-larger heap to collect than the baseline of the same run had. Before
-each timed phase the script waits SETTLE seconds (default 2) for the API
-server to finish the previous phase's work (set-up writes, deletions).
+larger heap to collect than the baseline of the same run had. The
+backlog's splits and Services are created first, then the run's phases
+go in a random order (--fixed-order: as listed), each after a pause of
+about SETTLE seconds (default 2, give or take half) in which the API
+server finishes the previous phase's work: in fixed order, with fixed
+pauses, the two apply phases (direct-apply and backlog) were slow or fast
+together, and the creates the opposite, run after run -- whatever the API
+server does periodically met each phase at the same point of every run.
 
 Settings: "raised" runs the controller with --kube-api-qps 100000
 --kube-api-burst 100000 --workers 64 (the client-side write limit out of
@@ -48,6 +53,7 @@ controller flags can be given after `--`.
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -110,8 +116,10 @@ SETTLE = [2.0]  # seconds; --settle
 
 def settle():
     """Lets the API server finish what the last phase left it (garbage,
-    watch fan-out) before the next timed phase starts."""
-    time.sleep(SETTLE[0])
+    watch fan-out) before the next timed phase starts: SETTLE seconds,
+    give or take half, so that phases do not sit at fixed offsets from
+    whatever the API server does periodically."""
+    time.sleep(SETTLE[0] * random.uniform(0.5, 1.5))
 
 
 def cleanup(cluster, namespaces, mesh):
@@ -163,14 +171,18 @@ def controller_stats(ctl):
     }
 
 
-def backlog(cluster, tag, n, mesh, flags):
-    res, mesh_args = RES[mesh]
+def backlog_setup(cluster, tag, n, mesh):
+    """The splits and Services a backlog phase starts from (untimed)."""
     ns = "backlog-%s" % tag
     new_namespace(cluster, ns)
     b.bulk_create(cluster, "/v1/services", services(ns, n), "svc-" + tag)
     b.bulk_create(cluster, "split.smi-spec.io/v1alpha4/trafficsplits",
                   splits(ns, n), "ts-" + tag)
-    want = len(rendered(cluster, ns, n, mesh))
+    return ns, len(rendered(cluster, ns, n, mesh))
+
+
+def backlog(cluster, tag, mesh, flags, ns, want):
+    res, mesh_args = RES[mesh]
     w = b.Watcher(cluster.api, res, ns)
     settle()
     with b.Controller(cluster, ["-n", ns] + mesh_args + flags,
@@ -232,6 +244,9 @@ def main():
                     help="seconds to wait before each timed phase")
     ap.add_argument("--keep", action="store_true",
                     help="keep each run's objects (default: delete them)")
+    ap.add_argument("--fixed-order", action="store_true",
+                    help="run the phases in the order listed above "
+                    "(default: shuffled per run)")
     args = ap.parse_args(argv)
     SETTLE[0] = args.settle
     settings = args.settings.split(",")
@@ -242,19 +257,32 @@ def main():
     uniq = "%04x" % (int(time.time()) & 0xffff)  # a reused cluster
     with b.Cluster(args) as cluster:
         for run in range(args.runs):
-            r = {"direct": direct(cluster, "%s-r%d" % (uniq, run),
-                                  args.splits, args.mesh),
-                 "direct-apply": direct(cluster, "%s-r%d" % (uniq, run),
-                                        args.splits, args.mesh, apply=True)}
+            tag = "%s-r%d" % (uniq, run)
+            phases = [
+                ("direct", lambda: direct(cluster, tag, args.splits,
+                                          args.mesh)),
+                ("direct-apply", lambda: direct(cluster, tag, args.splits,
+                                                args.mesh, apply=True))]
             for s in settings:
                 if s == "default" and run >= args.default_runs:
                     continue
                 flags = SETTINGS[s] + extra
+                stag = "%s-%s-r%d" % (s, uniq, run)
                 for mode in modes:
-                    fn = backlog if mode == "backlog" else live
-                    r["%s-%s" % (mode, s)] = fn(
-                        cluster, "%s-%s-r%d" % (s, uniq, run), args.splits,
-                        args.mesh, flags)
+                    if mode == "backlog":
+                        ns, want = backlog_setup(cluster, stag, args.splits,
+                                                 args.mesh)
+                        fn = (lambda stag=stag, flags=flags, ns=ns,
+                              want=want: backlog(cluster, stag, args.mesh,
+                                                 flags, ns, want))
+                    else:
+                        fn = (lambda stag=stag, flags=flags: live(
+                            cluster, stag, args.splits, args.mesh, flags))
+                    phases.append(("%s-%s" % (mode, s), fn))
+            if not args.fixed_order:
+                random.shuffle(phases)
+            b.log("run %d: %s" % (run, ", ".join(k for k, _ in phases)))
+            r = {k: fn() for k, fn in phases}
             results["runs"].append(r)
             if not args.keep:
                 cleanup(cluster, [v["namespace"] for v in r.values()],
