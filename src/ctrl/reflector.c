@@ -12,9 +12,11 @@
  * Memory: list pages are handed to the callback item by item and freed
  * before the next page is asked for, so a big collection never sits in
  * memory whole; a watch, and a streamed list, holds one event at a time
- * (the client's line splitter caps it). A streamed list is a watch whose
- * events on_watch_event and on_watch_end hand to on_stream_event and
- * on_stream_end until its end bookmark makes it the WATCHING watch.
+ * (the client's line splitter caps it). A streamed list is a watch in
+ * state STREAMING: on_watch_event delivers its items like a watch's
+ * events (with SYNC_BEGIN before the first) until end_stream takes its end
+ * bookmark and makes it the WATCHING watch; on_watch_end hands a stream
+ * that ended before that to on_stream_end.
  *
  * Logging: a failing request is logged once per distinct message (and
  * again every error_log_interval_ms while it lasts, with how often it was seen
@@ -512,45 +514,24 @@ static int stream_begin(sb_reflector *r) {
   return r->state == R_STREAMING ? 0 : SB_ECANCELED;
 }
 
-static int on_stream_event(sb_reflector *r, sb_kube_event *ev) {
-  const char *rv;
+/* The stream's end bookmark: the list is complete at its version, and
+ * the stream goes on as the watch. */
+static int end_stream(sb_reflector *r, const cJSON *bookmark) {
+  const char *rv = meta_rv(bookmark);
 
-  r->watch_seen++;
-  if (strcmp(ev->type, "BOOKMARK") == 0) {
-    r->st.bookmarks++;
-    if (!is_initial_end(ev->object))
-      return 0;     /* progress, but not a point to resume from */
-    rv = meta_rv(ev->object);
-    if (!rv)
-      return SB_EPARSE;
-    if (stream_begin(r))
-      return SB_ECANCELED;
-    if (set_str(&r->rv, rv))
-      return SB_ENOMEM;
-    r->rv_from_list = 1;
-    r->list_gone = 0;
-    r->synced = 1;
-    recovered(r);
-    /* The stream goes on as the watch. */
-    goto_state(r, R_WATCHING, "initial events end");
-    r->fn(r->arg, SB_REFLECT_SYNC_END, NULL);
-    return r->state == R_WATCHING ? 0 : SB_ECANCELED;
-  }
-  if (strcmp(ev->type, "ADDED") != 0 && strcmp(ev->type, "MODIFIED") != 0 &&
-      strcmp(ev->type, "DELETED") != 0) {
-    sb_log(SB_LOG_DEBUG, "unknown watch event ignored", "resource=%s "
-           "type=%s", r->name, ev->type);
-    return 0;
-  }
-  if (!cJSON_IsObject(ev->object))
-    return 0;
+  if (!rv)
+    return SB_EPARSE;
   if (stream_begin(r))
     return SB_ECANCELED;
-  r->st.events++;
+  if (set_str(&r->rv, rv))
+    return SB_ENOMEM;
+  r->rv_from_list = 1;
+  r->list_gone = 0;
+  r->synced = 1;
   recovered(r);
-  r->fn(r->arg, ev->type[0] == 'D' ? SB_REFLECT_DELETE : SB_REFLECT_APPLY,
-        ev->object);
-  return r->state == R_STREAMING ? 0 : SB_ECANCELED;
+  goto_state(r, R_WATCHING, "initial events end");
+  r->fn(r->arg, SB_REFLECT_SYNC_END, NULL);
+  return r->state == R_WATCHING ? 0 : SB_ECANCELED;
 }
 
 /* The stream ended before its end bookmark. */
@@ -617,25 +598,29 @@ static void start_watch(sb_reflector *r) {
 
 static int on_watch_event(void *arg, sb_kube_event *ev) {
   sb_reflector *r = arg;
+  rstate state = r->state;
   const char *rv = meta_rv(ev->object);
   sb_reflect_ev what;
 
-  if (r->state == R_STREAMING)
-    return on_stream_event(r, ev);
-  if (r->state != R_WATCHING)
+  if (state != R_WATCHING && state != R_STREAMING)
     return SB_ECANCELED;
   r->watch_seen++;
   if (strcmp(ev->type, "BOOKMARK") == 0) {
     r->st.bookmarks++;
+    /* Mid-stream a bookmark is progress, not a place to resume from. */
+    if (state == R_STREAMING)
+      return is_initial_end(ev->object) ? end_stream(r, ev->object) : 0;
   } else if (strcmp(ev->type, "ADDED") == 0 ||
              strcmp(ev->type, "MODIFIED") == 0 ||
              strcmp(ev->type, "DELETED") == 0) {
     what = ev->type[0] == 'D' ? SB_REFLECT_DELETE : SB_REFLECT_APPLY;
     if (!cJSON_IsObject(ev->object))
       return 0;
+    if (state == R_STREAMING && stream_begin(r))
+      return SB_ECANCELED;
     r->st.events++;
     r->fn(r->arg, what, ev->object);
-    if (r->state != R_WATCHING)
+    if (r->state != state)
       return SB_ECANCELED;
   } else {
     sb_log(SB_LOG_DEBUG, "unknown watch event ignored", "resource=%s "
@@ -644,11 +629,14 @@ static int on_watch_event(void *arg, sb_kube_event *ev) {
   }
   /* After the callback: should the version not fit in memory, the event
    * is still delivered, and the stream ends so we do not skip it on the
-   * next watch -- we watch again from the previous version. */
-  if (rv && set_str(&r->rv, rv))
-    return SB_ENOMEM;
-  if (rv)
+   * next watch -- we watch again from the previous version. A streamed
+   * list's items are no place to resume from either: until its end a
+   * failed stream starts over. */
+  if (state == R_WATCHING && rv) {
+    if (set_str(&r->rv, rv))
+      return SB_ENOMEM;
     r->rv_from_list = 0;
+  }
   recovered(r);
   return 0;
 }
