@@ -127,8 +127,8 @@ def cleanup(cluster, namespaces, mesh):
     runs no namespace controller, so the namespaces themselves stay
     (empty)."""
     kinds = [RES[mesh][0], "/v1/services",
-             "split.smi-spec.io/v1alpha4/trafficsplits", "/v1/events",
-             "events.k8s.io/v1/events"]
+             "split.smi-spec.io/v1alpha4/trafficsplits",
+             "/v1/events"]  # the recorder's (core/v1)
     for ns in namespaces:
         for res in kinds:
             cluster.api.delete_collection(res, ns)
