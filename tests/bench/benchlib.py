@@ -107,23 +107,47 @@ class Cluster:
             log("starting a private control plane in %s" % self.cpdir)
             subprocess.run([self.testenv, "build"], check=True,
                            stdout=subprocess.DEVNULL)
-            subprocess.run([self.testenv, "up", "--dir", self.cpdir],
-                           check=True)
-            out = subprocess.run([self.testenv, "env", "--dir", self.cpdir],
-                                 check=True, capture_output=True,
-                                 text=True).stdout
-            for line in out.splitlines():
-                if line.startswith("export "):
-                    k, _, v = line[7:].partition("=")
-                    v = v.strip("'")
-                    if k == "PATH":
-                        v = v.split(":")[0] + ":" + os.environ["PATH"]
-                    self.env[k] = v
+            self._up()
         else:
             self.env["KUBECONFIG"] = self.args.kubeconfig
+            self.kubeconfig = self.env["KUBECONFIG"]
+            self.api = API(self)
+        return self
+
+    def _up(self, replace=False):
+        argv = [self.testenv, "up", "--dir", self.cpdir]
+        if replace:
+            argv.append("--replace")
+        subprocess.run(argv, check=True,
+                       stdout=subprocess.DEVNULL if replace else None)
+        out = subprocess.run([self.testenv, "env", "--dir", self.cpdir],
+                             check=True, capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("export "):
+                k, _, v = line[7:].partition("=")
+                v = v.strip("'")
+                if k == "PATH":
+                    v = v.split(":")[0] + ":" + os.environ["PATH"]
+                self.env[k] = v
         self.kubeconfig = self.env["KUBECONFIG"]
         self.api = API(self)
-        return self
+
+    def restart(self):
+        """A new private control plane (empty etcd, a new kube-apiserver
+        process) in place of the running one; False with --kubeconfig."""
+        if not self.private:
+            return False
+        self._up(replace=True)
+        return True
+
+    def apiserver_cpu(self):
+        """CPU seconds the private kube-apiserver has used (NaN with
+        --kubeconfig: that API server may not run on this machine)."""
+        if not self.private:
+            return float("nan")
+        with open(os.path.join(self.cpdir, "kube-apiserver.pid")) as f:
+            return proc_cpu_seconds(int(f.read().strip()))
 
     def __exit__(self, *exc):
         if self.private:
