@@ -33,11 +33,6 @@
  * from the buffered ones (lists, writes): with libcurl 7.88 a response
  * multiplexed next to watch streams could stall until the next watch
  * event (see http.c); with curl's OpenSSL backend only.
- * Bulk requests (list pages: responses of up to megabytes) go over
- * HTTP/1.1 instead, each on a connection of its own, at most max_bulk at
- * once (the others wait, in start order): with libcurl 7.88 a large
- * response multiplexed next to another one could also stall until its
- * timeout. Idle HTTP/1.1 connections are kept for the next page.
  *
  * Logging: each finished request logs method, path, status, protocol and
  * duration at SB_LOG_DEBUG. Header values, tokens, keys and certificates
@@ -59,7 +54,6 @@ typedef struct sb_http_config {
   long max_host_conns;  /* per host; 0 = unlimited (see above) */
   unsigned warn_quiet_ms;  /* a Warning header's text again within this
                               is logged at debug level; 0 = 10 minutes */
-  long max_bulk;        /* bulk requests at once; 0 = 4 (see above) */
 } sb_http_config;
 
 /* cfg may be NULL for the defaults. */
@@ -123,8 +117,6 @@ typedef struct sb_http_opts {
                                 data it may notice a few seconds late */
   size_t max_body;           /* buffered body cap; 0 = 64 MiB; beyond it
                                 the request ends with SB_ELIMIT */
-  int bulk;                  /* a large response (a list page): HTTP/1.1,
-                                queued behind max_bulk others (see above) */
   /* When set, a 2xx body goes here chunk by chunk as it arrives (a watch)
    * and resp->body is empty. A non-2xx body is always buffered so that
    * the error can be decoded. */

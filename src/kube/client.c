@@ -476,7 +476,6 @@ static int call_send(sb_kube_call *c, const sb_kubecred *cred) {
   o.token = cred->token;
   o.proxy = cfg->proxy_url;
   o.max_body = k->o.max_body;
-  o.bulk = c->list;  /* list pages: HTTP/1.1, a few at once (http.h) */
   if (c->watch) {
     o.on_data = on_data;
     if (c->timeout_seconds > 0)

@@ -29,19 +29,6 @@
  * separate connection. Other TLS backends keep sharing one connection.
  * Apart from the workaround, it keeps a burst of writes and the event
  * streams out of each other's flow-control windows.
- *
- * Bulk requests (list pages) are not multiplexed at all. Two list pages
- * in flight on one HTTP/2 connection stalled the same way: one page
- * stopped after its first tens of kilobytes while the API server had
- * logged it as served, until curl's 60 s timeout (a controller start
- * against 3,000 Services and 1,000 splits: about one start in a hundred;
- * six concurrent pages on a new client: 14 rounds of 300). Socket
- * actions on every connection every 250 ms did not help (10 of 300);
- * without gzip it was rarer (4 of 300); over HTTP/1.1 it never happened
- * (0 of 300). So a bulk request asks for HTTP/1.1 -- curl then neither
- * multiplexes it nor reuses an HTTP/2 connection for it -- and at most
- * max_bulk of them are handed to curl at once, so that a start with many
- * resources opens a few connections, not one per list.
  */
 #include "sb/http.h"
 
@@ -61,7 +48,6 @@
 #define DEFAULT_MAX_BODY ((size_t) 64 * 1024 * 1024)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_STREAMS 100
-#define DEFAULT_MAX_BULK 4
 #define WARN_SEEN 64                       /* distinct warnings remembered */
 #define WARN_QUIET_MS (10u * 60u * 1000u)  /* repeats at debug level for */
 
@@ -73,7 +59,6 @@ struct sb_http_req {
   enum req_state state;
   int canceled;
   int abort_err;          /* why a callback made curl stop */
-  int bulk;               /* counts against h->max_bulk while active */
   CURL *easy;
   struct curl_slist *headers;
   struct curl_slist *connect_to;
@@ -112,8 +97,6 @@ struct sb_http {
   struct sb_http_req *head, *tail;
   struct sock_ctx *socks;
   size_t nreqs;
-  long max_bulk;          /* bulk requests handed to curl at once */
-  long bulk_active;
   int closing;
   int open_handles;       /* uv handles not yet closed */
   sb_http_close_cb close_cb;
@@ -223,10 +206,6 @@ static void req_complete(sb_http_req *r, int err, const char *errmsg) {
          err ? sb_err_name(err) : "none");
 
   req_unlink(r);
-  if (r->bulk && r->state == REQ_ACTIVE) {
-    h->bulk_active--;
-    kick(h);  /* the next bulk request waiting, if any */
-  }
   r->on_done(r->arg, &resp);
   req_free(r);
 }
@@ -520,8 +499,6 @@ again:
       goto again;
     }
     if (r->state == REQ_PENDING) {
-      if (r->bulk && h->bulk_active >= h->max_bulk)
-        continue;
       r->start_ms = uv_now(h->loop);
       mc = curl_multi_add_handle(h->multi, r->easy);
       if (mc != CURLM_OK) {
@@ -530,8 +507,6 @@ again:
         goto again;
       }
       r->state = REQ_ACTIVE;
-      if (r->bulk)
-        h->bulk_active++;
     }
   }
   if (h->closing)
@@ -559,7 +534,6 @@ int sb_http_new(uv_loop_t *loop, const sb_http_config *cfg, sb_http **out) {
   if (!h)
     goto fail;
   h->loop = loop;
-  h->max_bulk = cfg && cfg->max_bulk > 0 ? cfg->max_bulk : DEFAULT_MAX_BULK;
   h->warn_quiet_ms = cfg && cfg->warn_quiet_ms ? cfg->warn_quiet_ms
                                                : WARN_QUIET_MS;
   h->multi = curl_multi_init();
@@ -755,9 +729,7 @@ static int setup_easy(sb_http_req *r, const sb_http_opts *o) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                   (long) (r->bulk ? CURL_HTTP_VERSION_1_1
-                                   : CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   /* Streams on a connection of their own (see the top of the file). */
   if (o->on_data && r->h->stream_conn)
@@ -855,7 +827,6 @@ int sb_http_start(sb_http *h, const sb_http_opts *o, sb_http_req **out) {
   r->h = h;
   r->retry_after = -1;
   r->on_data = o->on_data;
-  r->bulk = o->bulk && !o->on_data;
   r->on_done = o->on_done;
   r->arg = o->arg;
   sb_buf_init(&r->resp, o->max_body ? o->max_body : DEFAULT_MAX_BODY);

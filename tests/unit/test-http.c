@@ -320,7 +320,7 @@ static void warnings_are_logged(void **state) {
       "/status?code=200&warning=unknown%20field%20%22spec.fo%5Co%22"};
   static uv_loop_t lp;
   uv_loop_t *loop = &lp;
-  sb_http_config cfg = {.warn_quiet_ms = 300};
+  sb_http_config cfg = {0, 0, 300};
   sb_http *h;
   sb_http_tls t = good_tls();
   sb_http_opts o;
@@ -418,52 +418,6 @@ static void timeouts_and_refusals(void **state) {
   assert_true(quiet.done_ms - t0 < 5000);
   assert_int_equal(dead.err, SB_ECONNECT);
   assert_true(strlen(dead.errmsg) > 0);
-  close_all(loop, h);
-}
-
-/* List pages ("bulk") are handed to curl at most max_bulk at once, in
- * start order; other requests do not queue behind them. */
-static void bulk_requests_are_limited(void **state) {
-  static uv_loop_t lp;
-  uv_loop_t *loop = &lp;
-  sb_http_config cfg = {.max_bulk = 2};
-  sb_http *h;
-  sb_http_tls t = good_tls();
-  sb_http_opts bulk;
-  result pages[5], quick = {0}, peak = {0};
-  int i;
-
-  (void) state;
-  assert_int_equal(uv_loop_init(loop), 0);
-  assert_int_equal(sb_http_new(loop, &cfg, &h), 0);
-  memset(pages, 0, sizeof(pages));
-  memset(&bulk, 0, sizeof(bulk));
-  bulk.bulk = 1;
-  for (i = 0; i < 5; i++) {
-    pages[i].loop = loop;
-    start(h, &pages[i], "GET", "/slow?ms=300&tag=b", &t, &bulk);
-  }
-  quick.loop = loop;
-  start(h, &quick, "GET", "/slow?ms=150&tag=b", &t, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  for (i = 0; i < 5; i++) {
-    assert_int_equal(pages[i].err, 0);
-    assert_int_equal(pages[i].status, 200);
-    assert_int_equal(pages[i].version, 1);
-  }
-  /* Started last, done long before the bulk requests that waited. */
-  assert_int_equal(quick.status, 200);
-  assert_true(quick.done_ms < pages[2].done_ms);
-  assert_true(quick.done_ms < pages[4].done_ms);
-  /* Start order: the fifth page was handed to curl last. */
-  for (i = 0; i < 4; i++)
-    assert_true(pages[i].done_ms <= pages[4].done_ms);
-  peak.loop = loop;
-  start(h, &peak, "GET", "/slow/peak?tag=b", &t, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
-  assert_int_equal(peak.status, 200);
-  /* Two pages at a time, plus the quick one beside them. */
-  assert_string_equal(peak.body, "{\"peak\": 3}");
   close_all(loop, h);
 }
 
@@ -644,7 +598,6 @@ int main(void) {
       cmocka_unit_test(warnings_are_logged),
       cmocka_unit_test(cancel_paths),
       cmocka_unit_test(timeouts_and_refusals),
-      cmocka_unit_test(bulk_requests_are_limited),
       cmocka_unit_test(body_cap),
       cmocka_unit_test(bad_start_never_calls_back),
       cmocka_unit_test(watches_do_not_starve_writes),

@@ -86,16 +86,6 @@ class KubeState:
 STATE = KubeState()
 
 
-class SlowState:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.now = {}   # tag -> requests in /slow now
-        self.peak = {}  # tag -> the most at once
-
-
-SLOW = SlowState()
-
-
 def merge_patch(target, patch):
     """RFC 7386 JSON merge patch; returns the merged value."""
     if not isinstance(patch, dict):
@@ -275,20 +265,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             return
         if u.path == "/slow":
-            tag = q.get("tag", "")  # /slow/peak?tag=: the most that overlapped
-            with SLOW.lock:
-                SLOW.now[tag] = SLOW.now.get(tag, 0) + 1
-                SLOW.peak[tag] = max(SLOW.peak.get(tag, 0), SLOW.now[tag])
-            try:
-                time.sleep(int(q.get("ms", "1000")) / 1000.0)
-            finally:
-                with SLOW.lock:
-                    SLOW.now[tag] -= 1
+            time.sleep(int(q.get("ms", "1000")) / 1000.0)
             return self.send(200, {"slow": True})
-        if u.path == "/slow/peak":
-            with SLOW.lock:
-                peak = SLOW.peak.pop(q.get("tag", ""), 0)
-            return self.send(200, {"peak": peak})
         if u.path == "/status":
             code = int(q.get("code", "500"))
             hdrs = [("Retry-After", q["retry"])] if "retry" in q else []
