@@ -135,11 +135,9 @@ class Cluster:
 
     def restart(self):
         """A new private control plane (empty etcd, a new kube-apiserver
-        process) in place of the running one; False with --kubeconfig."""
-        if not self.private:
-            return False
+        process) in place of the running one."""
+        assert self.private, "restart: not a private control plane"
         self._up(replace=True)
-        return True
 
     def apiserver_cpu(self):
         """CPU seconds the private kube-apiserver has used (NaN with

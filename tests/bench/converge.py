@@ -289,11 +289,12 @@ def main():
 
     uniq = "%04x" % (int(time.time()) & 0xffff)  # a reused cluster
     with b.Cluster(args) as cluster:
+        fresh = cluster.private and not args.reuse_control_plane
         for run in range(args.runs):
             tag = "%s-r%d" % (uniq, run)
-            if run > 0 and not args.reuse_control_plane:
-                if cluster.restart():
-                    b.log("run %d: a new control plane" % run)
+            if run > 0 and fresh:
+                cluster.restart()
+                b.log("run %d: a new control plane" % run)
             warm_up(cluster, tag, args.mesh)
             phases = [
                 ("direct", lambda: direct(cluster, tag, args.splits,
@@ -321,8 +322,7 @@ def main():
             b.log("run %d: %s" % (run, ", ".join(k for k, _ in phases)))
             r = {k: fn() for k, fn in phases}
             results["runs"].append(r)
-            if not args.keep and (args.reuse_control_plane
-                                  or not cluster.private):
+            if not args.keep and not fresh:
                 cleanup(cluster, [v["namespace"] for v in r.values()],
                         args.mesh)
 
