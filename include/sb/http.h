@@ -34,6 +34,12 @@
  * multiplexed next to watch streams could stall until the next watch
  * event (see http.c); with curl's OpenSSL backend only.
  *
+ * Stalled responses: a GET with stall_ms set whose response has begun
+ * (headers or body bytes) and then receives nothing for stall_ms is
+ * sent again, at most twice, on the same request: with libcurl 7.88 a
+ * list page multiplexed next to another one could stop mid-body while
+ * the server had sent it all, until the request's timeout (see http.c).
+ *
  * Logging: each finished request logs method, path, status, protocol and
  * duration at SB_LOG_DEBUG. Header values, tokens, keys and certificates
  * are never logged.
@@ -117,6 +123,8 @@ typedef struct sb_http_opts {
                                 data it may notice a few seconds late */
   size_t max_body;           /* buffered body cap; 0 = 64 MiB; beyond it
                                 the request ends with SB_ELIMIT */
+  unsigned stall_ms;         /* GET, buffered: send again after a stall
+                                this long (see above); 0 = never */
   /* When set, a 2xx body goes here chunk by chunk as it arrives (a watch)
    * and resp->body is empty. A non-2xx body is always buffered so that
    * the error can be decoded. */

@@ -27,6 +27,10 @@
 #define DEFAULT_TIMEOUT_MS 60000
 #define DEFAULT_MAX_LINE ((size_t) 16 * 1024 * 1024)
 #define WATCH_IDLE_MARGIN_S 60
+/* A list page quiet this long after it began is asked for again
+ * (http.h): pages of 500 arrive in milliseconds, and a page that has
+ * begun only waits for the network, not for the server. */
+#define LIST_STALL_MS 3000
 
 enum call_state { CALL_NEW, CALL_RATE, CALL_CREDS, CALL_HTTP, CALL_IDLE };
 
@@ -476,6 +480,8 @@ static int call_send(sb_kube_call *c, const sb_kubecred *cred) {
   o.token = cred->token;
   o.proxy = cfg->proxy_url;
   o.max_body = k->o.max_body;
+  if (c->list)
+    o.stall_ms = LIST_STALL_MS;
   if (c->watch) {
     o.on_data = on_data;
     if (c->timeout_seconds > 0)

@@ -29,6 +29,19 @@
  * separate connection. Other TLS backends keep sharing one connection.
  * Apart from the workaround, it keeps a burst of writes and the event
  * streams out of each other's flow-control windows.
+ *
+ * Two list pages in flight on one connection stalled the same way: one
+ * stopped after its first tens of kilobytes, which the API server had
+ * logged as served in milliseconds, until curl's 60 s timeout (a
+ * controller start against 3,000 Services and 1,000 splits: about one
+ * start in a hundred; six concurrent pages on a new client: 14 rounds
+ * of 300). Socket actions on every connection every 250 ms did not free
+ * them (10 of 300). List pages over HTTP/1.1 never stalled, but the extra
+ * TLS handshakes doubled the controller's start-up. So a GET may ask to
+ * be watched (stall_ms): the stall timer looks at the watched requests
+ * every STALL_TICK_MS, and one whose response began and then went quiet
+ * for stall_ms is taken off curl and handed to it again -- a new stream,
+ * the same request -- at most MAX_RESENDS times.
  */
 #include "sb/http.h"
 
@@ -48,6 +61,8 @@
 #define DEFAULT_MAX_BODY ((size_t) 64 * 1024 * 1024)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_STREAMS 100
+#define STALL_TICK_MS 250
+#define MAX_RESENDS 2
 #define WARN_SEEN 64                       /* distinct warnings remembered */
 #define WARN_QUIET_MS (10u * 60u * 1000u)  /* repeats at debug level for */
 
@@ -59,6 +74,9 @@ struct sb_http_req {
   enum req_state state;
   int canceled;
   int abort_err;          /* why a callback made curl stop */
+  unsigned stall_ms;      /* send again after this long quiet; 0 = no */
+  uint64_t heard_ms;      /* last header or body bytes; 0 = none yet */
+  int resends;
   CURL *easy;
   struct curl_slist *headers;
   struct curl_slist *connect_to;
@@ -94,6 +112,7 @@ struct sb_http {
   uint64_t warn_quiet_ms;
   uv_timer_t timer;       /* curl's timeout */
   uv_timer_t defer;       /* add/cancel/close outside curl callbacks */
+  uv_timer_t stall;       /* runs while a request has stall_ms */
   struct sb_http_req *head, *tail;
   struct sock_ctx *socks;
   size_t nreqs;
@@ -221,6 +240,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg) {
 
   if (r->canceled)
     return CURL_WRITEFUNC_ERROR;
+  r->heard_ms = uv_now(r->h->loop);
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
   if (r->on_data && status >= 200 && status < 300) {
     rc = r->on_data(r->arg, p, len);
@@ -305,6 +325,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   sb_http_req *r = arg;
   size_t len = size * n;
 
+  r->heard_ms = uv_now(r->h->loop);
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     r->retry_after = -1;
   } else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
@@ -483,6 +504,7 @@ static void drain(sb_http *h) {
 /* ---- deferred work ------------------------------------------------------ */
 
 static void finish_close(sb_http *h);
+static void on_stall_tick(uv_timer_t *t);
 
 static void on_defer(uv_timer_t *t) {
   sb_http *h = t->data;
@@ -507,10 +529,42 @@ again:
         goto again;
       }
       r->state = REQ_ACTIVE;
+      if (r->stall_ms && !uv_is_active((uv_handle_t *) &h->stall))
+        uv_timer_start(&h->stall, on_stall_tick, STALL_TICK_MS,
+                       STALL_TICK_MS);
     }
   }
   if (h->closing)
     finish_close(h);
+}
+
+/* Sends a watched request again once its response has gone quiet (see
+ * the top of the file); stops when no watched request is with curl. */
+static void on_stall_tick(uv_timer_t *t) {
+  sb_http *h = t->data;
+  sb_http_req *r;
+  uint64_t now = uv_now(h->loop);
+  int watched = 0;
+
+  for (r = h->head; r; r = r->next) {
+    if (r->state != REQ_ACTIVE || !r->stall_ms || r->canceled)
+      continue;
+    watched = 1;
+    if (!r->heard_ms || now - r->heard_ms < r->stall_ms ||
+        r->resends >= MAX_RESENDS)
+      continue;
+    sb_log(SB_LOG_INFO, "http response stalled; sending the request again",
+           "method=%s path=%s quiet_ms=%llu bytes=%zu", r->method, r->path,
+           (unsigned long long) (now - r->heard_ms), r->resp.len);
+    curl_multi_remove_handle(h->multi, r->easy);
+    sb_buf_reset(&r->resp);
+    r->heard_ms = 0;
+    r->resends++;
+    r->state = REQ_PENDING;
+    kick(h);
+  }
+  if (!watched)
+    uv_timer_stop(t);
 }
 
 static void kick(sb_http *h) {
@@ -556,9 +610,11 @@ int sb_http_new(uv_loop_t *loop, const sb_http_config *cfg, sb_http **out) {
   curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
   uv_timer_init(loop, &h->timer);
   uv_timer_init(loop, &h->defer);
+  uv_timer_init(loop, &h->stall);
   h->timer.data = h;
   h->defer.data = h;
-  h->open_handles = 2;
+  h->stall.data = h;
+  h->open_handles = 3;
   *out = h;
   return 0;
 
@@ -603,6 +659,7 @@ static void finish_close(sb_http *h) {
   }
   uv_close((uv_handle_t *) &h->timer, on_handle_closed);
   uv_close((uv_handle_t *) &h->defer, on_handle_closed);
+  uv_close((uv_handle_t *) &h->stall, on_handle_closed);
 }
 
 int sb_http_close(sb_http *h, sb_http_close_cb cb, void *arg) {
@@ -827,6 +884,9 @@ int sb_http_start(sb_http *h, const sb_http_opts *o, sb_http_req **out) {
   r->h = h;
   r->retry_after = -1;
   r->on_data = o->on_data;
+  /* Only a GET is safe to send twice; a stream may be quiet for good. */
+  if (!o->on_data && strcmp(o->method, "GET") == 0)
+    r->stall_ms = o->stall_ms;
   r->on_done = o->on_done;
   r->arg = o->arg;
   sb_buf_init(&r->resp, o->max_body ? o->max_body : DEFAULT_MAX_BODY);

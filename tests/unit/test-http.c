@@ -421,6 +421,35 @@ static void timeouts_and_refusals(void **state) {
   close_all(loop, h);
 }
 
+/* A GET whose response stops half-way is sent again after stall_ms; one
+ * without stall_ms waits for its timeout. */
+static void stalled_responses_are_sent_again(void **state) {
+  sb_http *h;
+  uv_loop_t *loop = new_loop(&h);
+  sb_http_tls t = good_tls();
+  sb_http_opts o;
+  result again = {0}, stuck = {0}, count = {0};
+
+  (void) state;
+  memset(&o, 0, sizeof(o));
+  o.stall_ms = 300;
+  o.timeout_ms = 2500;
+  start(h, &again, "GET", "/stall?bytes=100000&key=again&hold=3", &t, &o);
+  o.stall_ms = 0;
+  start(h, &stuck, "GET", "/stall?bytes=100000&key=stuck&hold=3", &t, &o);
+  again.loop = stuck.loop = loop;
+  uv_run(loop, UV_RUN_DEFAULT);
+  assert_int_equal(again.err, 0);
+  assert_int_equal(again.status, 200);
+  assert_int_equal(again.body_len, 100000);  /* the second answer only */
+  assert_int_equal(stuck.err, SB_ETIMEOUT);
+  count.loop = loop;
+  start(h, &count, "GET", "/stall/count?key=again", &t, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  assert_string_equal(count.body, "{\"count\": 2}");
+  close_all(loop, h);
+}
+
 static void body_cap(void **state) {
   sb_http *h;
   uv_loop_t *loop = new_loop(&h);
@@ -598,6 +627,7 @@ int main(void) {
       cmocka_unit_test(warnings_are_logged),
       cmocka_unit_test(cancel_paths),
       cmocka_unit_test(timeouts_and_refusals),
+      cmocka_unit_test(stalled_responses_are_sent_again),
       cmocka_unit_test(body_cap),
       cmocka_unit_test(bad_start_never_calls_back),
       cmocka_unit_test(watches_do_not_starve_writes),

@@ -84,6 +84,8 @@ class KubeState:
 
 
 STATE = KubeState()
+STALLS = {}  # /stall key -> requests seen
+STALLS_LOCK = threading.Lock()
 
 
 def merge_patch(target, patch):
@@ -267,6 +269,29 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/slow":
             time.sleep(int(q.get("ms", "1000")) / 1000.0)
             return self.send(200, {"slow": True})
+        if u.path == "/stall":
+            # The first request for a key sends half of its body and
+            # then nothing for `hold` seconds; later ones send it whole.
+            n, key = int(q.get("bytes", "100000")), q.get("key", "")
+            with STALLS_LOCK:
+                STALLS[key] = STALLS.get(key, 0) + 1
+                first = STALLS[key] == 1
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            if not first:
+                self.wfile.write(b"x" * n)
+                return
+            self.wfile.write(b"x" * (n // 2))
+            self.wfile.flush()
+            time.sleep(float(q.get("hold", "3")))
+            self.close_connection = True
+            return
+        if u.path == "/stall/count":
+            with STALLS_LOCK:
+                return self.send(200, {"count": STALLS.get(q.get("key", ""),
+                                                           0)})
         if u.path == "/status":
             code = int(q.get("code", "500"))
             hdrs = [("Retry-After", q["retry"])] if "retry" in q else []
